@@ -1,0 +1,2 @@
+export { SqliteStore } from './sqlite.js';
+export type { RegistrationRow, ObservationRow } from './sqlite.js';

@@ -1,0 +1,181 @@
+/**
+ * The embedded store: one SQLite file (WAL) behind small typed methods. Each layer that persists
+ * state has its own table and its own rows type here; nothing else touches SQL.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** A registration row: everything needed to rebuild a Registration after a restart. */
+export interface RegistrationRow {
+  endpoint: string;
+  registrationId: string;
+  address: string;
+  port: number;
+  lifetime: number;
+  lwm2mVersion: string;
+  bindingMode: string;
+  queueMode: boolean;
+  smsNumber: string | null;
+  objectLinks: string;
+  registeredAt: number;
+  lastUpdate: number;
+  /** JSON of the PeerIdentity, if the transport authenticated one. */
+  identity: string | null;
+}
+
+/** An observation row: the token lets the CoAP endpoint accept notifications after a restart. */
+export interface ObservationRow {
+  observationId: string;
+  endpoint: string;
+  registrationId: string;
+  token: Uint8Array;
+  /** Paths as text, comma separated. */
+  paths: string;
+  composite: boolean;
+  /** Content format of the request body for composite observations (or null). */
+  requestFormat: number | null;
+  createdAt: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS registration (
+  endpoint TEXT PRIMARY KEY,
+  registration_id TEXT NOT NULL UNIQUE,
+  address TEXT NOT NULL,
+  port INTEGER NOT NULL,
+  lifetime INTEGER NOT NULL,
+  lwm2m_version TEXT NOT NULL,
+  binding_mode TEXT NOT NULL,
+  queue_mode INTEGER NOT NULL,
+  sms_number TEXT,
+  object_links TEXT NOT NULL,
+  registered_at INTEGER NOT NULL,
+  last_update INTEGER NOT NULL,
+  identity TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS observation (
+  observation_id TEXT PRIMARY KEY,
+  endpoint TEXT NOT NULL,
+  registration_id TEXT NOT NULL,
+  token BLOB NOT NULL,
+  paths TEXT NOT NULL,
+  composite INTEGER NOT NULL,
+  request_format INTEGER,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS observation_endpoint ON observation(endpoint);
+CREATE TABLE IF NOT EXISTS setting (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+/** Opens (and creates) the database; `:memory:` works for tests. */
+export class SqliteStore {
+  readonly db: Database.Database;
+  private readonly stmt: ReturnType<SqliteStore['prepare']>;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode is durable against a process crash (SIGKILL), not against power loss.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    this.stmt = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      upsertRegistration: db.prepare(`INSERT INTO registration VALUES (@endpoint, @registrationId, @address, @port,
+        @lifetime, @lwm2mVersion, @bindingMode, @queueMode, @smsNumber, @objectLinks, @registeredAt, @lastUpdate, @identity)
+        ON CONFLICT(endpoint) DO UPDATE SET registration_id = excluded.registration_id, address = excluded.address,
+        port = excluded.port, lifetime = excluded.lifetime, lwm2m_version = excluded.lwm2m_version,
+        binding_mode = excluded.binding_mode, queue_mode = excluded.queue_mode, sms_number = excluded.sms_number,
+        object_links = excluded.object_links, registered_at = excluded.registered_at, last_update = excluded.last_update,
+        identity = excluded.identity`),
+      deleteRegistration: db.prepare('DELETE FROM registration WHERE endpoint = ? AND registration_id = ?'),
+      allRegistrations: db.prepare('SELECT * FROM registration'),
+      insertObservation: db.prepare(`INSERT OR REPLACE INTO observation VALUES (@observationId, @endpoint, @registrationId,
+        @token, @paths, @composite, @requestFormat, @createdAt)`),
+      deleteObservation: db.prepare('DELETE FROM observation WHERE observation_id = ?'),
+      deleteObservationsOf: db.prepare('DELETE FROM observation WHERE endpoint = ?'),
+      allObservations: db.prepare('SELECT * FROM observation'),
+      getSetting: db.prepare('SELECT value FROM setting WHERE key = ?'),
+      putSetting: db.prepare('INSERT OR REPLACE INTO setting VALUES (?, ?)'),
+    };
+  }
+
+  saveRegistration(row: RegistrationRow): void {
+    this.stmt.upsertRegistration.run({ ...row, queueMode: row.queueMode ? 1 : 0 });
+  }
+
+  /** Removes the row only if it still belongs to that registration (a newer one may have replaced it). */
+  removeRegistration(endpoint: string, registrationId: string): void {
+    this.stmt.deleteRegistration.run(endpoint, registrationId);
+  }
+
+  loadRegistrations(): RegistrationRow[] {
+    return (this.stmt.allRegistrations.all() as Record<string, unknown>[]).map((r) => ({
+      endpoint: r.endpoint as string,
+      registrationId: r.registration_id as string,
+      address: r.address as string,
+      port: r.port as number,
+      lifetime: r.lifetime as number,
+      lwm2mVersion: r.lwm2m_version as string,
+      bindingMode: r.binding_mode as string,
+      queueMode: r.queue_mode === 1,
+      smsNumber: (r.sms_number as string | null) ?? null,
+      objectLinks: r.object_links as string,
+      registeredAt: r.registered_at as number,
+      lastUpdate: r.last_update as number,
+      identity: (r.identity as string | null) ?? null,
+    }));
+  }
+
+  saveObservation(row: ObservationRow): void {
+    this.stmt.insertObservation.run({ ...row, token: Buffer.from(row.token), composite: row.composite ? 1 : 0 });
+  }
+
+  removeObservation(observationId: string): void {
+    this.stmt.deleteObservation.run(observationId);
+  }
+
+  removeObservationsOf(endpoint: string): void {
+    this.stmt.deleteObservationsOf.run(endpoint);
+  }
+
+  loadObservations(): ObservationRow[] {
+    return (this.stmt.allObservations.all() as Record<string, unknown>[]).map((r) => ({
+      observationId: r.observation_id as string,
+      endpoint: r.endpoint as string,
+      registrationId: r.registration_id as string,
+      token: new Uint8Array(r.token as Buffer),
+      paths: r.paths as string,
+      composite: r.composite === 1,
+      requestFormat: (r.request_format as number | null) ?? null,
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  getSetting(key: string): string | undefined {
+    const row = this.stmt.getSetting.get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  putSetting(key: string, value: string): void {
+    this.stmt.putSetting.run(key, value);
+  }
+
+  /** Runs `fn` in one transaction (one fsync for many writes). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
