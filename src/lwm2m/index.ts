@@ -11,3 +11,4 @@ export * from './link-format.js';
 export * from './registration-links.js';
 export * from './attributes.js';
 // formats
+export * from './format/index.js';

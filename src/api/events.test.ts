@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lwm2mPath } from '../lwm2m/index.js';
+import type { Notification } from '../server/types.js';
+import { FakeServer, fakeRegistration, testModel } from './fake-server.js';
+import { createApi } from './index.js';
+import { notificationToJson, sseFrame } from './events.js';
+
+const TOKEN = 'sse-token';
+
+/** Reads from the stream until `count` event frames (not comments) arrived. */
+async function readEvents(reader: ReadableStreamDefaultReader<Uint8Array>, count: number): Promise<{ event: string; data: unknown }[]> {
+  const dec = new TextDecoder();
+  let buf = '';
+  const out: { event: string; data: unknown }[] = [];
+  while (out.length < count) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('stream ended early');
+    buf += dec.decode(value, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) !== -1) {
+      const frame = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const lines = frame.split('\n').filter((l) => !l.startsWith(':'));
+      if (lines.length === 0) continue;
+      const event = lines.find((l) => l.startsWith('event: '))!.slice(7);
+      const data = JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6));
+      out.push({ event, data });
+    }
+  }
+  return out;
+}
+
+function notification(endpoint: string): Notification {
+  return {
+    endpoint,
+    observationId: 'obs-1',
+    paths: [Lwm2mPath.parse('/3/0/9')],
+    code: 69,
+    content: { kind: 'singleResource', id: 9, value: { type: 'integer', value: 42 } },
+  };
+}
+
+test('SSE delivers NOTIFICATION and registration events for the chosen endpoint, and detaches on disconnect', async () => {
+  const fake = new FakeServer();
+  fake.add(fakeRegistration('dev1'));
+  const app = await createApi({ server: fake, model: testModel(), apiToken: TOKEN });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const ac = new AbortController();
+  try {
+    const addr = app.server.address();
+    assert.ok(addr !== null && typeof addr === 'object');
+    const base = `http://127.0.0.1:${addr.port}`;
+
+    const denied = await fetch(`${base}/api/event`);
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+
+    const res = await fetch(`${base}/api/event?ep=dev1`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers.get('content-type')), /^text\/event-stream/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const reader = res.body!.getReader();
+    // The first chunk (": connected") means the subscription is in place.
+    await reader.read();
+    assert.equal(fake.listenerCount('notification'), 1);
+
+    fake.emit('notification', notification('other'));
+    fake.emit('notification', notification('dev1'));
+    fake.emit('registered', fake.getRegistration('dev1'));
+    const events = await readEvents(reader, 2);
+    assert.deepEqual(events[0], {
+      event: 'NOTIFICATION',
+      data: {
+        ep: 'dev1',
+        kind: 'single',
+        res: '/3/0/9',
+        observationId: 'obs-1',
+        status: 'CONTENT(205)',
+        val: { kind: 'singleResource', id: 9, type: 'INTEGER', value: 42 },
+      },
+    });
+    assert.equal(events[1]!.event, 'REGISTRATION');
+    assert.equal((events[1]!.data as { endpoint: string }).endpoint, 'dev1');
+
+    ac.abort();
+    await reader.closed.catch(() => undefined);
+    // The server notices the closed socket on its own schedule: wait for the listener count, not a clock.
+    for (let i = 0; i < 200 && fake.listenerCount('notification') > 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(fake.listenerCount('notification'), 0, 'listeners removed after disconnect');
+  } finally {
+    ac.abort();
+    await app.close();
+  }
+  assert.equal(fake.listenerCount('notification'), 0);
+});
+
+test('app.close ends open streams', async () => {
+  const fake = new FakeServer();
+  const app = await createApi({ server: fake, model: testModel(), apiToken: TOKEN });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  assert.ok(addr !== null && typeof addr === 'object');
+  const res = await fetch(`http://127.0.0.1:${addr.port}/api/event`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const reader = res.body!.getReader();
+  await reader.read();
+  assert.equal(fake.listenerCount('send'), 1);
+  await app.close();
+  for (;;) {
+    const { done } = await reader.read();
+    if (done) break;
+  }
+  assert.equal(fake.listenerCount('send'), 0);
+});
+
+test('idle streams get comment heartbeats', async () => {
+  const fake = new FakeServer();
+  const app = await createApi({ server: fake, model: testModel(), apiToken: TOKEN, heartbeatMs: 5 });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const ac = new AbortController();
+  try {
+    const addr = app.server.address();
+    assert.ok(addr !== null && typeof addr === 'object');
+    const res = await fetch(`http://127.0.0.1:${addr.port}/api/event`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!text.includes(': heartbeat\n\n')) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('stream ended before a heartbeat');
+      text += dec.decode(value, { stream: true });
+    }
+    assert.ok(text.startsWith(': connected\n\n'));
+  } finally {
+    ac.abort();
+    await app.close();
+  }
+});
+
+test('frames and composite notification JSON', () => {
+  assert.equal(sseFrame('SEND', { a: 'x\ny' }), 'event: SEND\ndata: {"a":"x\\ny"}\n\n');
+  const n = notificationToJson({
+    endpoint: 'dev1',
+    observationId: 'o',
+    paths: [Lwm2mPath.parse('/3/0/9'), Lwm2mPath.parse('/3/0/0')],
+    code: 69,
+    contents: [{ path: Lwm2mPath.parse('/3/0/9'), node: { kind: 'singleResource', id: 9, value: { type: 'integer', value: 1 } } }],
+  });
+  assert.equal(n.kind, 'composite');
+  assert.equal(n.res, '/3/0/9,/3/0/0');
+  assert.deepEqual(n.val, { '/3/0/9': { kind: 'singleResource', id: 9, type: 'INTEGER', value: 1 } });
+});

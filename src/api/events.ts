@@ -1,0 +1,137 @@
+/**
+ * Server-sent events (WHATWG HTML §9.2) at /api/event?ep=: registrations, queue-mode state,
+ * notifications and Send, as `event: NAME` / `data: <json>` frames.
+ */
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DeviceManagement, Notification, Registration, SendData } from '../server/types.js';
+import { statusName } from './device-response.js';
+import { nodeToJson, pathNodesToJson } from './node-json.js';
+import { registrationToJson } from './registration-json.js';
+
+export type EventName = 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'SEND';
+
+/** NOTIFICATION data. */
+export interface NotificationEventJson {
+  ep: string;
+  kind: 'single' | 'composite';
+  /** The observed path; for composite observations, the paths joined by ",". */
+  res: string;
+  observationId: string;
+  status: string;
+  val?: unknown;
+}
+
+/** Formats one SSE frame. JSON.stringify never emits a raw newline, so one `data:` line suffices. */
+export function sseFrame(event: EventName, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** NOTIFICATION data for a notification. */
+export function notificationToJson(n: Notification): NotificationEventJson {
+  const composite = n.contents !== undefined || n.paths.length !== 1;
+  const out: NotificationEventJson = {
+    ep: n.endpoint,
+    kind: composite ? 'composite' : 'single',
+    res: n.paths.map(String).join(','),
+    observationId: n.observationId,
+    status: statusName(n.code),
+  };
+  if (n.content !== undefined) out.val = nodeToJson(n.content);
+  else if (n.contents !== undefined) out.val = pathNodesToJson(n.contents);
+  return out;
+}
+
+/** SEND data: `{"ep": ..., "val": {"/3/0/1": <node>, ...}}`. */
+export function sendToJson(s: SendData): { ep: string; val: unknown } {
+  return { ep: s.endpoint, val: pathNodesToJson(s.contents) };
+}
+
+export interface EventsOptions {
+  server: DeviceManagement;
+  isSleeping: (endpoint: string) => boolean;
+  /** Comment heartbeat period (default 15 s) that keeps proxies from closing an idle stream. */
+  heartbeatMs?: number;
+}
+
+interface Subscriber {
+  readonly ep: string | undefined;
+  readonly res: ServerResponse;
+}
+
+/**
+ * Registers GET /api/event. One set of listeners on the server fans out to every open stream;
+ * a stream leaves the set when its client disconnects, and all streams end when the app closes.
+ */
+export function registerEvents(app: FastifyInstance, opts: EventsOptions): void {
+  const { server, isSleeping } = opts;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const subscribers = new Set<Subscriber>();
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const broadcast = (ep: string, event: EventName, data: unknown): void => {
+    if (subscribers.size === 0) return;
+    const frame = sseFrame(event, data);
+    for (const s of subscribers) if (s.ep === undefined || s.ep === ep) s.res.write(frame);
+  };
+  const onReg = (event: EventName) => (reg: Registration) => {
+    if (subscribers.size > 0) broadcast(reg.endpoint, event, registrationToJson(reg, isSleeping(reg.endpoint)));
+  };
+  const listeners: [string, Parameters<DeviceManagement['on']>[1]][] = [
+    ['registered', onReg('REGISTRATION')],
+    ['updated', onReg('UPDATED')],
+    ['deregistered', onReg('DEREGISTRATION')],
+    ['sleeping', onReg('SLEEPING')],
+    ['awake', onReg('AWAKE')],
+    ['notification', (n: Notification) => subscribers.size > 0 && broadcast(n.endpoint, 'NOTIFICATION', notificationToJson(n))],
+    ['send', (s: SendData) => subscribers.size > 0 && broadcast(s.endpoint, 'SEND', sendToJson(s))],
+  ];
+
+  const attach = (): void => {
+    for (const [name, fn] of listeners) server.on(name, fn);
+    heartbeat = setInterval(() => {
+      for (const s of subscribers) s.res.write(': heartbeat\n\n');
+    }, heartbeatMs);
+    heartbeat.unref();
+  };
+  const detach = (): void => {
+    for (const [name, fn] of listeners) server.off(name, fn);
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+  };
+  const remove = (s: Subscriber): void => {
+    if (!subscribers.delete(s)) return;
+    if (subscribers.size === 0) detach();
+  };
+
+  // No automatic HEAD route: a HEAD must not open a stream.
+  app.get('/api/event', { exposeHeadRoute: false }, (req: FastifyRequest<{ Querystring: { ep?: string | string[] } }>, reply: FastifyReply) => {
+    const raw = req.query.ep;
+    const ep = Array.isArray(raw) ? raw[0] : raw === '' ? undefined : raw;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+      // Tell buffering reverse proxies (nginx) to pass frames through as they come.
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(': connected\n\n');
+    const s: Subscriber = { ep, res };
+    if (subscribers.size === 0) attach();
+    subscribers.add(s);
+    res.on('close', () => remove(s));
+  });
+
+  app.addHook('preClose', (done) => {
+    for (const s of [...subscribers]) {
+      remove(s);
+      s.res.end();
+    }
+    done();
+  });
+}

@@ -1,0 +1,109 @@
+/** The REST API (Fastify): registrations, device operations, events; every route but /healthz needs the API token. */
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { Model } from '../lwm2m/index.js';
+import type { DeviceManagement, Registration } from '../server/types.js';
+import { silentLogger, type Logger } from '../log.js';
+import { ApiError, toApiError } from './api-error.js';
+import { authHook } from './auth.js';
+import { registerClientRoutes } from './clients.js';
+import { registerEvents } from './events.js';
+
+export { ApiError, toApiError } from './api-error.js';
+export { TokenChecker, authHook } from './auth.js';
+export { statusName, deviceResponseToJson, linksToJson, type DeviceResponseJson, type LinkJson } from './device-response.js';
+export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson } from './events.js';
+export * from './node-json.js';
+export { registrationToJson, type RegistrationJson } from './registration-json.js';
+
+/** Request bodies above 1 MiB are refused with 413. */
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface ApiOptions {
+  server: DeviceManagement;
+  model: Model;
+  /** The admin bearer token. */
+  apiToken: string;
+  logger?: Logger;
+  /** SSE comment heartbeat period, ms (default 15 000). */
+  heartbeatMs?: number;
+}
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/**
+ * Builds the API (not listening: the caller does `.listen({port, host})`, and may add routes first). Closing the app ends
+ * open event streams and detaches from the server.
+ */
+export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
+  const { server, model } = opts;
+  const log = opts.logger ?? silentLogger;
+  // Fastify's own logger stays off: requests are logged below by method, url and status only,
+  // so the Authorization header can never reach a log line.
+  // forceCloseConnections: close() must not wait on event streams or on sockets browsers open
+  // speculatively and never use (Node's closeIdleConnections leaves those until headersTimeout).
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true });
+
+  // Queue-mode state: the server's own view when it has one, else what its events said.
+  const sleeping = new Set<string>();
+  const withIsSleeping = server as DeviceManagement & { isSleeping?: (ep: string) => boolean };
+  const onSleeping = (reg: Registration): void => void sleeping.add(reg.endpoint);
+  const onAwake = (reg: Registration): void => void sleeping.delete(reg.endpoint);
+  const isSleeping =
+    typeof withIsSleeping.isSleeping === 'function'
+      ? (ep: string) => withIsSleeping.isSleeping!(ep)
+      : (ep: string) => sleeping.has(ep);
+  if (typeof withIsSleeping.isSleeping !== 'function') {
+    server.on('sleeping', onSleeping);
+    server.on('awake', onAwake);
+    server.on('deregistered', onAwake);
+    app.addHook('onClose', async () => {
+      server.off('sleeping', onSleeping);
+      server.off('awake', onAwake);
+      server.off('deregistered', onAwake);
+    });
+  }
+
+  // JSON bodies: an empty body is "no body" (execute, observe), anything else must parse.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new ApiError(400, `invalid JSON body: ${(e as Error).message}`), undefined);
+    }
+  });
+
+  app.addHook('onRequest', authHook(opts.apiToken));
+  app.addHook('onSend', async (req, reply, payload) => {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (req.url.startsWith('/api')) reply.header('Cache-Control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api request');
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  app.setErrorHandler((err: FastifyError | Error, req, reply) => {
+    const mapped = toApiError(err, undefined);
+    if (mapped !== undefined) return reply.code(mapped.statusCode).send({ message: mapped.message });
+    const status = (err as FastifyError).statusCode;
+    // Fastify's own client errors (413 body too large, 415 media type, 400 bad body ...).
+    if (typeof status === 'number' && status >= 400 && status < 500) return reply.code(status).send({ message: err.message });
+    log.error({ err, method: req.method, url: req.url }, 'api request failed');
+    return reply.code(500).send({ message: 'internal error' });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  registerClientRoutes(app, { server, model, isSleeping });
+  registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs });
+  return app;
+}

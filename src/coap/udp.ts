@@ -1,0 +1,53 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { PeerAddress, PeerIdentity, Transport } from './types.js';
+
+type DatagramHandler = (datagram: Uint8Array, peer: PeerAddress, identity?: PeerIdentity) => void;
+
+/** Plain UDP transport for a CoapEndpoint (udp4, or udp6 when the host contains ':'). */
+export class UdpTransport implements Transport {
+  private handler: DatagramHandler | undefined;
+  private closed = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      const h = this.handler;
+      if (h) h(msg, { address: rinfo.address, port: rinfo.port, family: rinfo.family as 'IPv4' | 'IPv6' });
+    });
+    // ICMP errors and the like must never crash the process
+    socket.on('error', () => {});
+  }
+
+  /** Bind a socket on `host:port` (port 0 = ephemeral). */
+  static bind(port: number, host = '0.0.0.0'): Promise<UdpTransport> {
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      socket.once('error', onError);
+      socket.bind(port, host, () => {
+        socket.off('error', onError);
+        resolve(new UdpTransport(socket));
+      });
+    });
+  }
+
+  /** The bound local address. */
+  address(): { address: string; port: number } {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port };
+  }
+
+  send(datagram: Uint8Array, peer: PeerAddress): void {
+    if (this.closed) return;
+    this.socket.send(datagram, peer.port, peer.address);
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
