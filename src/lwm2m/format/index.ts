@@ -18,6 +18,7 @@ export { SenmlCborCodec, senmlCborCodec } from './senml-cbor.js';
 export { Lwm2mCborCodec, lwm2mCborCodec } from './lwm2m-cbor.js';
 export { JsonCodec, jsonCodec } from './json.js';
 export type { SenmlOptions, SenmlRecord } from './senml.js';
+export { nodesAtPaths } from './composite.js';
 
 /** The names the REST API's `?format=` takes. */
 export type FormatName = 'TLV' | 'SENML_JSON' | 'SENML_CBOR' | 'LWM2M_CBOR' | 'TEXT' | 'OPAQUE' | 'JSON' | 'LINK';

@@ -100,6 +100,9 @@ describe('LwM2M CBOR', () => {
       'a1 83 03 01 09 01',
       'a2 83 03 00 06 01 84 03 00 06 00 01',
       'a1 83 03 00 09 01 00',
+      'a1 83 03 00 09 9b ffffffffffffffff',
+      'a1 83 03 00 09 9a 7fffffff 01',
+      'bb ffffffffffffffff',
     ];
     for (const s of bad) {
       assert.doesNotThrow(() => throwsCode(() => lwm2mCborCodec.decode(unhex(s), p, testModel), ResponseCode.BadRequest), s);

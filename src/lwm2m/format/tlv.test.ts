@@ -129,6 +129,7 @@ describe('TLV', () => {
       ['id mismatch', 'c1 09 64', Lwm2mPath.of(3, 0, 10)],
       ['two resources at a resource path', 'c1 09 64 c1 09 65', Lwm2mPath.of(3, 0, 9)],
       ['duplicate resource instance', '86 06 41 00 01 41 00 05', Lwm2mPath.of(3, 0)],
+      ['duplicate resource', 'c1 09 64 c1 09 65', Lwm2mPath.of(3, 0)],
       ['mixed instance and resource TLVs', '08 00 00 c1 09 64', Lwm2mPath.of(3)],
       ['empty single resource', '', Lwm2mPath.of(3, 0, 9)],
     ];

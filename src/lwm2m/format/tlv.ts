@@ -341,6 +341,8 @@ function readResources(buf: Buffer, off: number, end: number, objectId: number, 
   const resources: ResourceNode[] = [];
   while (off < end) {
     off = readTlv(buf, off, end);
+    const id = tlv.id;
+    if (resources.some((r) => r.id === id)) throw badRequest(`/${objectId}/${instanceId}/${id}: duplicate resource`);
     resources.push(readResource(buf, objectId, instanceId, model));
   }
   return resources;
