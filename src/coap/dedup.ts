@@ -1,5 +1,7 @@
 /** What the endpoint remembers about a received CON/NON message (RFC 7252 §4.5). */
 export interface DedupEntry {
+  /** Token of the remembered message: a "duplicate" with another token is a new message that reused the ID too early. */
+  token: Uint8Array;
   /** The reply sent for it (ACK, piggybacked response or RST), re-sent verbatim for a duplicate CON. */
   reply?: Uint8Array;
 }
@@ -32,8 +34,8 @@ export class DedupCache {
   }
 
   /** Record a fresh message and return its entry. */
-  add(key: string): DedupEntry {
-    const entry: DedupEntry = {};
+  add(key: string, token: Uint8Array): DedupEntry {
+    const entry: DedupEntry = { token };
     this.current.set(key, entry);
     return entry;
   }

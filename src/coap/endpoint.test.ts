@@ -323,11 +323,12 @@ test('incoming Block1: 2.31 Continue, handler once, 4.08 out of order, 4.13 over
   send({ code: Method.PUT, messageId: 20, token: tok, options: [...path, block(0, true, 0)], payload: chunk('g') });
   await flush();
   assert.equal(ep.stats().reassemblies, 1);
+  clock.advance(4999);
+  assert.equal(ep.stats().reassemblies, 1);
   clock.advance(20000);
-  send({ code: Method.GET, messageId: 21, token: tok });
-  await flush();
-  assert.equal(ep.stats().reassemblies, 0);
-  assert.equal(bodies.length, 2);
+  assert.equal(ep.stats().reassemblies, 0, 'expired by the housekeeping timer, no datagram needed');
+  assert.equal(clock.pending, 0);
+  assert.equal(bodies.length, 1);
   await ep.close();
 });
 
@@ -558,8 +559,9 @@ test('server observe: Observe numbers, NON/CON notifications, cancellation by RS
   await flush();
   const rel = relations.at(-1)!;
   rel.notify({ code: ResponseCode.Content, payload: Buffer.from('c1') }, true);
-  rel.notify({ code: ResponseCode.Content, payload: Buffer.from('c2') }, true);
+  rel.notify({ code: ResponseCode.Content, payload: Buffer.from('c2') });
   await flush();
+  assert.equal(last().type, MessageType.CON, 'a notification replacing an unacknowledged CON one is CON too');
   assert.equal(ep.stats().transmissions, 1);
   const n = received.length;
   clock.advance(2000);
@@ -606,4 +608,146 @@ test('server observe over an endpoint pair: large notification, error notificati
   assert.equal(client.stats().observations, 0);
   await server.close();
   await client.close();
+});
+
+test('server Block2: later blocks from the cache, handler again on a miss, out-of-range block', async () => {
+  const { clock, ep, received, send } = setup({ blockSize: 16, exchangeLifetime: 5000 });
+  let calls = 0;
+  const body = Buffer.from('0123456789abcdef0123456789ABCDEF--');
+  ep.onRequest(() => {
+    calls++;
+    return { code: ResponseCode.Content, payload: body };
+  });
+  const path = uriPathOptions('/b');
+  const b2 = (num: number, szx = 0): CoapOption => ({ number: OptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) });
+  const last = () => received.at(-1)!;
+  send({ code: Method.GET, messageId: 1, token: tok, options: path });
+  await flush();
+  assert.deepEqual(decodeBlock(getOption(last(), OptionNumber.Block2)!.value), { num: 0, more: true, szx: 0 });
+  assert.equal(getUint(last(), OptionNumber.Size2), body.length);
+  const etag = getOption(last(), OptionNumber.ETag)!.value;
+  assert.ok(etag.length > 0);
+  send({ code: Method.GET, messageId: 2, token: tok, options: [...path, b2(2)] });
+  await flush();
+  assert.equal(calls, 1);
+  assert.equal(Buffer.from(last().payload).toString(), '--');
+  assert.deepEqual(decodeBlock(getOption(last(), OptionNumber.Block2)!.value), { num: 2, more: false, szx: 0 });
+  assert.deepEqual([...getOption(last(), OptionNumber.ETag)!.value], [...etag]);
+  // a larger SZX than ours is answered with our size and the block number scaled (RFC 7959 §2.4)
+  send({ code: Method.GET, messageId: 3, token: tok, options: [...path, b2(1, 1)] });
+  await flush();
+  assert.deepEqual(decodeBlock(getOption(last(), OptionNumber.Block2)!.value), { num: 2, more: false, szx: 0 });
+  send({ code: Method.GET, messageId: 4, token: tok, options: [...path, b2(9)] });
+  await flush();
+  assert.equal(last().code, ResponseCode.BadOption);
+  // the cache expires; a later block then calls the handler again and slices
+  clock.advance(20000);
+  send({ code: Method.GET, messageId: 5, token: tok, options: [...path, b2(1)] });
+  await flush();
+  assert.equal(calls, 2);
+  assert.equal(Buffer.from(last().payload).toString(), '0123456789ABCDEF');
+  assert.deepEqual(decodeBlock(getOption(last(), OptionNumber.Block2)!.value), { num: 1, more: true, szx: 0 });
+  await ep.close();
+});
+
+test('observe with FETCH: block-wise notification fetched with FETCH carrying the request payload', async () => {
+  const [a, b] = MemoryTransport.pair();
+  const server = new CoapEndpoint(a);
+  const client = new CoapEndpoint(b);
+  const fetches: string[] = [];
+  let rel: ObserveRelation | undefined;
+  server.onRequest((req) => {
+    fetches.push(`${req.code}:${Buffer.from(req.payload).toString()}:${req.observe}`);
+    return { code: ResponseCode.Content, payload: Buffer.from('small'), observe: (r) => (rel = r) };
+  });
+  let resolve!: (r: CoapResponse) => void;
+  const next = new Promise<CoapResponse>((r) => (resolve = r));
+  await client.observe(a.address, { code: Method.FETCH, options: uriPathOptions('/c'), payload: Buffer.from('q') }, (n) => resolve(n));
+  const followUps: string[] = [];
+  b.filter = (d) => {
+    const m = decodeMessage(Uint8Array.from(d));
+    if (m.code === Method.FETCH) followUps.push(`${Buffer.from(m.payload).toString()}:${getUint(m, OptionNumber.Observe)}:${decodeBlock(getOption(m, OptionNumber.Block2)!.value)!.num}`);
+    return true;
+  };
+  rel!.notify({ code: ResponseCode.Content, payload: Buffer.alloc(2500, 7) });
+  const n = await next;
+  assert.deepEqual(followUps, ['q:undefined:1', 'q:undefined:2']);
+  assert.equal(n.payload.length, 2500);
+  assert.ok(getUint(n, OptionNumber.Observe) !== undefined, 'the notification keeps its Observe number');
+  // one registration; the two later blocks came from the cache with FETCH + payload (handler not called)
+  assert.deepEqual(fetches, ['5:q:0']);
+  b.filter = undefined;
+  await server.close();
+  await client.close();
+});
+
+test('an RST to the NON response of a NON registration, or to a separate response, ends the relation', async () => {
+  const { clock, ep, received, send } = setup({ random: (n) => new Uint8Array(n) });
+  const cancels: string[] = [];
+  let slow = false;
+  ep.onRequest(async (req) => {
+    if (slow) await new Promise<void>((r) => clock.setTimeout(r, 1500));
+    return { code: ResponseCode.Content, observe: (rel) => rel.onCancel(() => cancels.push(req.path[0]!)) };
+  });
+  send({ type: MessageType.NON, code: Method.GET, messageId: 1, token: tok, options: [...uriPathOptions('/n'), uintOption(OptionNumber.Observe, 0)] });
+  await flush();
+  await flush();
+  assert.equal(received.at(-1)!.type, MessageType.NON);
+  send({ type: MessageType.RST, code: 0, messageId: received.at(-1)!.messageId });
+  await flush();
+  assert.deepEqual(cancels, ['n']);
+  slow = true;
+  send({ code: Method.GET, messageId: 2, token: tok, options: [...uriPathOptions('/s'), uintOption(OptionNumber.Observe, 0)] });
+  await flush();
+  clock.advance(1000);
+  await flush();
+  assert.equal(received.at(-1)!.code, 0, 'empty ACK');
+  clock.advance(500);
+  await flush();
+  await flush();
+  const sep = received.at(-1)!;
+  assert.equal(sep.type, MessageType.CON);
+  assert.notEqual(getUint(sep, OptionNumber.Observe), undefined);
+  send({ type: MessageType.RST, code: 0, messageId: sep.messageId });
+  await flush();
+  assert.deepEqual(cancels, ['n', 's']);
+  assert.equal(ep.stats().relations, 0);
+  await ep.close();
+});
+
+test('CoAP ping: resolved by the RST an endpoint answers, TIMEOUT when nobody answers', async () => {
+  const [a, b] = MemoryTransport.pair();
+  const clock = new ManualClock();
+  const x = new CoapEndpoint(a, { clock });
+  const y = new CoapEndpoint(b);
+  await x.ping(b.address);
+  a.filter = () => false;
+  const lost = errorCode(x.ping(b.address));
+  clock.advance(200_000);
+  assert.equal(await lost, 'TIMEOUT');
+  const closing = errorCode(x.ping(b.address));
+  await x.close();
+  assert.equal(await closing, 'CLOSED');
+  await y.close();
+});
+
+test('message ID reused too early with another token: a new request, and a foreign-token ACK is ignored', async () => {
+  const { ep, received, peer, send } = setup();
+  let calls = 0;
+  ep.onRequest(() => ({ code: ResponseCode.Content, payload: Buffer.from(String(++calls)) }));
+  send({ code: Method.GET, messageId: 42, token: Uint8Array.of(1) });
+  send({ code: Method.GET, messageId: 42, token: Uint8Array.of(2) });
+  await flush();
+  assert.equal(calls, 2);
+  assert.deepEqual([...received[1]!.token], [2]);
+  assert.equal(Buffer.from(received[1]!.payload).toString(), '2');
+  const p = ep.request(peer, { code: Method.GET });
+  await flush();
+  const req = received.at(-1)!;
+  send({ type: MessageType.ACK, code: ResponseCode.Content, messageId: req.messageId, token: Uint8Array.of(7), payload: Buffer.from('stale') });
+  await flush();
+  assert.equal(ep.stats().transmissions, 1, 'still waiting for our ACK');
+  send({ type: MessageType.ACK, code: ResponseCode.Content, messageId: req.messageId, token: req.token, payload: Buffer.from('ours') });
+  assert.equal(Buffer.from((await p).payload).toString(), 'ours');
+  await ep.close();
 });

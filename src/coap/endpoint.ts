@@ -83,6 +83,29 @@ function hex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
+/** Cryptographic random bytes drawn from a 4 KiB pool, refilled as it empties (one syscall per ~450 tokens). */
+function pooledRandom(): (n: number) => Uint8Array {
+  const POOL = 4096;
+  let pool = randomBytes(POOL);
+  let pos = 0;
+  return (n) => {
+    if (n > POOL) return randomBytes(n);
+    if (pos + n > POOL) {
+      pool = randomBytes(POOL);
+      pos = 0;
+    }
+    const out = pool.subarray(pos, pos + n);
+    pos += n;
+    return out;
+  };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function isPromiseLike<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown }).then === 'function';
 }
@@ -105,6 +128,8 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 
 /** Who is told what happened to a CON we sent. */
 interface TransmissionOwner {
+  /** Whether a piggybacked response with this token answers our CON. */
+  matchesToken(token: Uint8Array): boolean;
   onAck(t: Transmission, msg: CoapMessage): void;
   onReset(t: Transmission): void;
   onTimeout(t: Transmission): void;
@@ -122,6 +147,7 @@ interface Transmission {
 }
 
 const ignoreOwner: TransmissionOwner = {
+  matchesToken: () => false,
   onAck() {},
   onReset() {},
   onTimeout() {},
@@ -141,6 +167,8 @@ interface ServerExchange {
   block1?: BlockValue;
   block2?: BlockValue;
   observe?: number;
+  /** The relation this response establishes: an RST or timeout of a separate/NON response ends it. */
+  relation?: ServerRelation;
 }
 
 interface Reassembly {
@@ -179,10 +207,12 @@ export class CoapEndpoint {
   private handler: RequestHandler | undefined;
   private closed = false;
   private lastSweep: number;
+  private sweepTimer: unknown;
   private etagCounter = 0;
   private observeSeq = 0;
 
   private readonly transmissions = new Map<string, Transmission>();
+  private readonly pings = new Map<TransmissionOwner, (e: Error) => void>();
   private readonly exchanges = new Map<string, ClientExchange>();
   private readonly observations = new Map<string, ClientObservation>();
   private readonly attached = new Map<string, ClientObservation>();
@@ -199,7 +229,7 @@ export class CoapEndpoint {
   ) {
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? ((n) => randomBytes(n));
+    this.random = options.random ?? pooledRandom();
     this.ackTimeout = options.ackTimeout ?? 2000;
     this.ackRandomFactor = options.ackRandomFactor ?? 1.5;
     this.maxRetransmit = options.maxRetransmit ?? 4;
@@ -276,6 +306,22 @@ export class CoapEndpoint {
     };
   }
 
+  /** CoAP ping (RFC 7252 §4.3): an Empty CON; resolves when the peer answers (RST or ACK), rejects 'TIMEOUT'. */
+  ping(peer: PeerAddress): Promise<void> {
+    if (this.closed) return Promise.reject(new CoapError('CLOSED', 'endpoint closed'));
+    return new Promise((resolve, reject) => {
+      const owner: TransmissionOwner = {
+        matchesToken: () => false,
+        onAck: () => (this.pings.delete(owner), resolve()),
+        onReset: () => (this.pings.delete(owner), resolve()),
+        onTimeout: () => (this.pings.delete(owner), reject(new CoapError('TIMEOUT', `no answer to ping from ${peerKeyOf(peer)}`))),
+      };
+      this.pings.set(owner, reject);
+      const msg: CoapMessage = { type: MessageType.CON, code: 0, messageId: this.nextMessageId(), token: EMPTY, options: [], payload: EMPTY };
+      this.sendConfirmable(msg, peer, owner);
+    });
+  }
+
   /** Cancel every timer, reject pending requests with 'CLOSED' and close the transport. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -283,6 +329,10 @@ export class CoapEndpoint {
     for (const t of this.transmissions.values()) this.clock.clearTimeout(t.timer);
     this.transmissions.clear();
     for (const ex of [...this.exchanges.values()]) ex.fail('CLOSED', 'endpoint closed');
+    for (const reject of this.pings.values()) reject(new CoapError('CLOSED', 'endpoint closed'));
+    this.pings.clear();
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
     for (const s of this.separate) this.clock.clearTimeout(s.timer);
     this.separate.clear();
     for (const r of this.relations.values()) r.cancelled = true;
@@ -457,12 +507,13 @@ export class CoapEndpoint {
     }
     const dkey = `${peerKey}|${msg.messageId}`;
     const dup = this.dedup.lookup(dkey, now);
-    if (dup) {
+    // a peer reusing a message ID within EXCHANGE_LIFETIME (§4.4) for another token is treated as a new message
+    if (dup && sameBytes(dup.token, msg.token)) {
       // §4.5: same reply again for a duplicate CON; a NON duplicate (or one still in progress) is dropped
       if (msg.type === MessageType.CON && dup.reply && !this.closed) this.transport.send(dup.reply, peer);
       return;
     }
-    const entry = this.dedup.add(dkey);
+    const entry = this.dedup.add(dkey, msg.token);
     if (isRequestCode(msg.code)) this.onRequestMessage(msg, peer, peerKey, entry, identity);
     else this.onResponseMessage(msg, peer, peerKey, entry);
   }
@@ -471,6 +522,11 @@ export class CoapEndpoint {
     const t = this.transmissions.get(`${peerKey}|${msg.messageId}`);
     if (!t) return;
     if (isRequestCode(msg.code)) return;
+    // §5.3.2: a piggybacked response must carry our token; another one (a stale reply to a reused ID) is ignored
+    if (msg.code !== 0 && !t.owner.matchesToken(msg.token)) {
+      this.logger.debug({ peer: peerKey, messageId: msg.messageId }, 'coap: ACK with a foreign token ignored');
+      return;
+    }
     this.stopTransmission(t);
     t.owner.onAck(t, msg);
   }
@@ -672,7 +728,10 @@ export class CoapEndpoint {
     if (b1.num === 0) {
       if (size1 !== undefined && size1 > this.maxBlockTransfer) return tooLarge();
       r = { chunks: [], received: 0, expires: 0 };
-      if (b1.more) this.reassemblies.set(key, r);
+      if (b1.more) {
+        this.reassemblies.set(key, r);
+        this.scheduleSweep();
+      }
     } else if (!r || r.received !== offset) {
       // a block out of order, or without its start: 4.08 (§2.3)
       if (r) this.reassemblies.delete(key);
@@ -714,6 +773,7 @@ export class CoapEndpoint {
         this.endRelation(key, true);
         relation = new ServerRelation(this, sx.peer, msg.token, key, sx.resourceKey);
         this.relations.set(key, relation);
+        sx.relation = relation;
         options.push({ number: OptionNumber.Observe, value: encodeUint(this.nextObserveSeq()) });
       } else this.endRelation(key, true);
     }
@@ -749,6 +809,7 @@ export class CoapEndpoint {
     const out = stripOptions(options, OptionNumber.Block2, OptionNumber.Size2, -1, -1);
     if (store) {
       if (!getOption(out, OptionNumber.ETag)) out.push({ number: OptionNumber.ETag, value: this.nextEtag() });
+      this.scheduleSweep();
       this.representations.set(sx.resourceKey, {
         code,
         options: stripOptions(out, OptionNumber.Observe, OptionNumber.Block1, -1, -1),
@@ -779,11 +840,12 @@ export class CoapEndpoint {
     } else if (req.type === MessageType.CON) {
       out.type = MessageType.CON;
       out.messageId = this.nextMessageId();
-      this.sendConfirmable(out, sx.peer, ignoreOwner);
+      this.sendConfirmable(out, sx.peer, sx.relation ?? ignoreOwner);
     } else {
       out.type = MessageType.NON;
       out.messageId = this.nextMessageId();
       this.send(out, sx.peer);
+      if (sx.relation) this.trackNonNotification(sx.relation, out.messageId);
     }
   }
 
@@ -830,6 +892,7 @@ export class CoapEndpoint {
         base.push(etag);
         options.push(etag);
       }
+      this.scheduleSweep();
       this.representations.set(rel.resourceKey, {
         code: resp.code,
         options: base,
@@ -840,6 +903,8 @@ export class CoapEndpoint {
       options.push({ number: OptionNumber.Size2, value: encodeUint(payload.length) });
       payload = payload.subarray(0, this.blockSize);
     }
+    // RFC 7641 §4.5.2: while a CON notification is unacknowledged, a newer one replaces it (and stays CON)
+    if (rel.pending) confirmable = true;
     const msg: CoapMessage = {
       type: confirmable ? MessageType.CON : MessageType.NON,
       code: resp.code,
@@ -854,13 +919,7 @@ export class CoapEndpoint {
       rel.pending = this.sendConfirmable(msg, rel.peer, rel, prev);
     } else {
       this.send(msg, rel.peer);
-      const k = `${peerKeyOf(rel.peer)}|${msg.messageId}`;
-      rel.nonMids.push(k);
-      this.relationByNonMid.set(k, rel);
-      if (rel.nonMids.length > 4) {
-        const old = rel.nonMids.shift()!;
-        if (this.relationByNonMid.get(old) === rel) this.relationByNonMid.delete(old);
-      }
+      this.trackNonNotification(rel, msg.messageId);
     }
     // §4.2: a non-2.xx notification ends the relation
     if (!success) {
@@ -869,10 +928,36 @@ export class CoapEndpoint {
     }
   }
 
+  /** Remember the last few NON notification IDs of a relation so an RST to one cancels it (RFC 7641 §3.6). */
+  private trackNonNotification(rel: ServerRelation, messageId: number): void {
+    const k = `${peerKeyOf(rel.peer)}|${messageId}`;
+    rel.nonMids.push(k);
+    this.relationByNonMid.set(k, rel);
+    if (rel.nonMids.length > 4) {
+      const old = rel.nonMids.shift()!;
+      if (this.relationByNonMid.get(old) === rel) this.relationByNonMid.delete(old);
+    }
+  }
+
   private sweep(now: number): void {
     this.lastSweep = now;
     for (const [k, r] of this.reassemblies) if (r.expires <= now) this.reassemblies.delete(k);
     for (const [k, r] of this.representations) if (r.expires <= now) this.representations.delete(k);
+  }
+
+  /**
+   * Expire block-wise state even when no datagram arrives to trigger the lazy sweep (a client that vanished
+   * mid-transfer must not pin memory). One timer at a time, only while there is state; unref'd on the real clock.
+   */
+  private scheduleSweep(): void {
+    if (this.sweepTimer !== undefined || this.closed) return;
+    const h = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweep(this.clock.now());
+      if (this.reassemblies.size > 0 || this.representations.size > 0) this.scheduleSweep();
+    }, this.exchangeLifetime);
+    (h as { unref?: () => void }).unref?.();
+    this.sweepTimer = h;
   }
 }
 
@@ -885,7 +970,6 @@ class ClientExchange implements TransmissionOwner {
   private token: Uint8Array;
   private key = '';
   private transmission: Transmission | undefined;
-  private currentMid = -1;
   private timer: unknown;
   private finished = false;
   private readonly con: boolean;
@@ -917,7 +1001,7 @@ class ClientExchange implements TransmissionOwner {
     this.con = req.confirmable !== false;
     this.payload = req.payload ?? EMPTY;
     this.options = stripOptions(req.options ?? [], OptionNumber.Block1, OptionNumber.Block2, OptionNumber.Size1, OptionNumber.Size2);
-    this.preferredSzx = sizeToSzx(Math.min(opts.blockSize ?? ep.blockSize, ep.blockSize));
+    this.preferredSzx = sizeToSzx(opts.blockSize ?? ep.blockSize);
   }
 
   private arm(): boolean {
@@ -979,7 +1063,6 @@ class ClientExchange implements TransmissionOwner {
       options: sortOptions(options),
       payload,
     };
-    this.currentMid = msg.messageId;
     if (this.con) this.transmission = this.ep.sendConfirmable(msg, this.peer, this);
     else this.ep.send(msg, this.peer);
   }
@@ -1009,13 +1092,13 @@ class ClientExchange implements TransmissionOwner {
     this.transmit(options, this.req.code === Method.FETCH ? this.payload : EMPTY);
   }
 
+  matchesToken(token: Uint8Array): boolean {
+    return sameBytes(token, this.token);
+  }
+
   onAck(_t: Transmission, msg: CoapMessage): void {
     this.transmission = undefined;
     if (msg.code === 0) return; // §5.2.2: empty ACK, the response comes separately
-    if (msg.token.length !== this.token.length || hex(msg.token) !== hex(this.token)) {
-      this.fail('BAD_RESPONSE', 'piggybacked response with a different token');
-      return;
-    }
     this.onResponse(msg);
   }
 
@@ -1270,6 +1353,10 @@ class ServerRelation implements ObserveRelation, TransmissionOwner {
   /** @internal an RST answered one of our notifications */
   reset(): void {
     this.finish(true);
+  }
+
+  matchesToken(): boolean {
+    return false;
   }
 
   onAck(t: Transmission): void {

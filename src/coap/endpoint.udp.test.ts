@@ -121,3 +121,23 @@ test('observe over UDP with block-wise notifications and proactive cancel', asyn
     await close();
   }
 });
+
+test('UDP over IPv6 loopback', async () => {
+  const st = await UdpTransport.bind(0, '::1');
+  const ct = await UdpTransport.bind(0, '::1');
+  const server = new CoapEndpoint(st);
+  const client = new CoapEndpoint(ct);
+  try {
+    let from: PeerAddress | undefined;
+    server.onRequest((req) => {
+      from = req.peer;
+      return { code: ResponseCode.Content, payload: Buffer.from('six') };
+    });
+    const r = await client.request({ address: '::1', port: st.address().port, family: 'IPv6' }, { code: Method.GET });
+    assert.equal(Buffer.from(r.payload).toString(), 'six');
+    assert.equal(from?.family, 'IPv6');
+    assert.equal(from?.port, ct.address().port);
+  } finally {
+    await Promise.all([server.close(), client.close()]);
+  }
+});
