@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/** `warden`: the command line. Only this layer wires the others together. */
+import { Command, InvalidArgumentError } from 'commander';
+import { Lwm2mClient } from '../client/index.js';
+import { createLogger } from '../log.js';
+import { startWarden } from './warden.js';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is an integer from 0 to 65535');
+  return n;
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+interface ServerFlags {
+  data: string;
+  coapPort: number;
+  coapHost: string;
+  apiPort: number;
+  apiHost: string;
+  apiToken?: string;
+  models?: string;
+  logLevel: string;
+}
+
+function serverOptions(cmd: Command): Command {
+  return cmd
+    .option('--data <dir>', 'data directory (SQLite database, API token)', './data')
+    .option('--coap-port <port>', 'LwM2M CoAP (UDP) port', port, 5683)
+    .option('--coap-host <host>', 'LwM2M CoAP listen address', '0.0.0.0')
+    .option('--api-port <port>', 'REST API port', port, 8080)
+    .option('--api-host <host>', 'REST API listen address', '127.0.0.1')
+    .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else generated into the data directory)')
+    .option('--models <dir>', 'folder of extra LwM2M object definitions (DDF XML)')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info');
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function runServer(flags: ServerFlags, devices: number): Promise<void> {
+  const logger = createLogger(flags.logLevel);
+  const warden = await startWarden({
+    dataDir: flags.data, coapPort: flags.coapPort, coapHost: flags.coapHost, apiPort: flags.apiPort,
+    apiHost: flags.apiHost, apiToken: flags.apiToken, modelsDir: flags.models, logger,
+  });
+  const clients: Lwm2mClient[] = [];
+  for (let i = 1; i <= devices; i++) {
+    const client = new Lwm2mClient({
+      endpoint: `warden-demo-${i}`,
+      serverUri: `coap://127.0.0.1:${flags.coapPort}`,
+      lifetime: 300,
+      queueMode: i === devices && devices > 1,
+      logger: logger.child({ layer: 'client', endpoint: `warden-demo-${i}` }),
+    });
+    await client.start();
+    clients.push(client);
+  }
+  if (devices > 0) {
+    logger.info({ devices, api: `${warden.apiUrl}/api/clients` }, 'simulated devices registered; try: curl -H "Authorization: Bearer $TOKEN" ' + `${warden.apiUrl}/api/clients`);
+  }
+  onSignals(async () => {
+    await Promise.all(clients.map((c) => c.stop()));
+    await warden.close();
+  });
+}
+
+const program = new Command();
+program.name('warden').description('Secure device management for IoT fleets (LwM2M over CoAP)').version('0.1.0');
+
+serverOptions(program.command('server').description('run the LwM2M server and the REST API')).action((flags: ServerFlags) =>
+  runServer(flags, 0));
+
+serverOptions(program.command('demo').description('run the server with a handful of simulated devices on loopback'))
+  .option('--devices <n>', 'number of simulated devices', positive, 5)
+  .action((flags: ServerFlags & { devices: number }) => runServer(flags, flags.devices));
+
+program
+  .command('client')
+  .description('run one LwM2M client (a simulated device)')
+  .requiredOption('--endpoint <name>', 'endpoint client name')
+  .option('--server <uri>', 'LwM2M server URI', 'coap://127.0.0.1:5683')
+  .option('--lifetime <seconds>', 'registration lifetime', positive, 300)
+  .option('--queue', 'queue mode (sleep between exchanges)', false)
+  .option('--log-level <level>', 'debug, info, warn or error', 'info')
+  .action(async (flags: { endpoint: string; server: string; lifetime: number; queue: boolean; logLevel: string }) => {
+    const logger = createLogger(flags.logLevel);
+    const client = new Lwm2mClient({
+      endpoint: flags.endpoint, serverUri: flags.server, lifetime: flags.lifetime, queueMode: flags.queue, logger,
+    });
+    await client.start();
+    onSignals(() => client.stop());
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,21 @@
+/** Public surface of the LwM2M client layer. */
+export { Lwm2mClient, type Lwm2mClientOptions, type RetryOptions } from './client.js';
+export {
+  BaseInstance,
+  ObjectEnabler,
+  type ClientAction,
+  type EnablerHost,
+  type ExecuteArgs,
+  type InstanceFactory,
+  type ObjectEnablerOptions,
+  type ObjectInstance,
+} from './object.js';
+export { ObjectTree } from './tree.js';
+export { AttributeStore } from './attribute-store.js';
+export { ObservationManager, type ObservationHost } from './observe.js';
+export { RequestDispatcher, type DispatchHost } from './dispatch.js';
+export { parseExecuteArgs } from './execute-args.js';
+export { objectLinks, registerQuery, type Lwm2mVersion, type RegisterParams } from './registration.js';
+export { Scheduler } from './scheduler.js';
+export * from './value.js';
+export * from './objects/index.js';

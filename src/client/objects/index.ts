@@ -1,0 +1,64 @@
+/** The standard objects 0-6 a client runs by default. */
+import type { Model, ObjectDefinition } from '../../lwm2m/model.js';
+import type { ObjectEnabler } from '../object.js';
+import { AccessControlObject } from './access-control.js';
+import { ConnectivityObject, type ConnectivityOptions } from './connectivity.js';
+import { DeviceObject, type DeviceOptions } from './device.js';
+import { FirmwareObject, type FirmwareUpdater } from './firmware.js';
+import { LocationObject, type LocationOptions } from './location.js';
+import { securityObject } from './security.js';
+import { serverObject } from './server.js';
+
+export interface StandardObjectsOptions {
+  serverUri: string;
+  shortServerId: number;
+  lifetime: number;
+  binding: string;
+  defaultPmin?: number;
+  defaultPmax?: number;
+  device?: DeviceOptions;
+  connectivity?: ConnectivityOptions;
+  location?: LocationOptions;
+  firmwareUpdater?: FirmwareUpdater;
+}
+
+function definition(model: Model, id: number): ObjectDefinition {
+  const def = model.object(id);
+  if (!def) throw new Error(`the model has no definition of object ${id}`);
+  return def;
+}
+
+/**
+ * Security (0), Server (1), Access Control (2), Device (3), Connectivity Monitoring (4),
+ * Firmware Update (5) and Location (6), wired together (a firmware install updates /3/0/3).
+ */
+export function standardObjects(model: Model, options: StandardObjectsOptions): ObjectEnabler[] {
+  const device = new DeviceObject(definition(model, 3), options.device);
+  return [
+    securityObject(definition(model, 0), { serverUri: options.serverUri, shortServerId: options.shortServerId }),
+    serverObject(definition(model, 1), {
+      shortServerId: options.shortServerId,
+      lifetime: options.lifetime,
+      binding: options.binding,
+      ...(options.defaultPmin !== undefined ? { defaultPmin: options.defaultPmin } : {}),
+      ...(options.defaultPmax !== undefined ? { defaultPmax: options.defaultPmax } : {}),
+    }),
+    new AccessControlObject(definition(model, 2)),
+    device,
+    new ConnectivityObject(definition(model, 4), options.connectivity),
+    new FirmwareObject(definition(model, 5), {
+      ...(options.firmwareUpdater ? { updater: options.firmwareUpdater } : {}),
+      onInstalled: (version) => device.device.setFirmwareVersion(version),
+    }),
+    new LocationObject(definition(model, 6), options.location),
+  ];
+}
+
+export * from './access-control.js';
+export * from './connectivity.js';
+export * from './device.js';
+export * from './firmware.js';
+export * from './firmware-state.js';
+export * from './location.js';
+export * from './security.js';
+export * from './server.js';
