@@ -92,14 +92,15 @@ async function benchRegistrations(count: number): Promise<{ rate: number; bytesP
 const quick = process.argv.includes('--quick');
 console.log('Warden benchmarks (loopback, this machine). --quick shortens the runs.');
 
-const echo = await udpEcho(quick ? 1000 : 3000, 64);
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+const echo = only ? 0 : await udpEcho(quick ? 1000 : 3000, 256);
 results.udpEchoPerSecond = echo;
 
-const reads = await benchReads(1000, 64, quick ? 2000 : 5000);
+const reads = only && only !== "reads" ? 0 : await benchReads(1000, 256, quick ? 2000 : 5000);
 results.readsPerSecond = reads;
 rows.push({ figure: 'LwM2M reads/s, 1,000 clients (library level)', value: reads.toFixed(0), baseline: `raw UDP echo ${echo.toFixed(0)}/s`, target: '>= 25,000/s' });
 
-const reg = await benchRegistrations(10_000);
+const reg = only && only !== 'registrations' ? { rate: 0, bytesPerDevice: 0, heapPerDevice: 0 } : await benchRegistrations(10_000);
 results.registrationsPerSecond = reg.rate;
 results.rssBytesPerRegistration = reg.bytesPerDevice;
 results.heapBytesPerRegistration = reg.heapPerDevice;

@@ -61,8 +61,14 @@ export function parseRegistrationParams(query: readonly string[]): RegistrationP
   return p;
 }
 
+const NO_FORMATS: readonly number[] = Object.freeze([]);
+
 /** One registered device; `objects` is derived from the links on demand to keep per-device memory small. */
 export class Registration implements RegistrationInfo {
+  /** Kept parsed: every request to the device needs them. */
+  readonly rootPath: string;
+  readonly supportedContentFormats: readonly number[];
+
   constructor(
     readonly registrationId: string,
     readonly endpoint: string,
@@ -77,7 +83,11 @@ export class Registration implements RegistrationInfo {
     readonly registeredAt: number,
     readonly lastUpdate: number,
     readonly identity: PeerIdentity | undefined,
-  ) {}
+  ) {
+    const links = parseObjectLinks(objectLinks);
+    this.rootPath = links.rootPath === '/' ? '/' : links.rootPath;
+    this.supportedContentFormats = links.supportedContentFormats.length ? links.supportedContentFormats : NO_FORMATS;
+  }
 
   /** A new registration from a Register request. */
   static fromRegister(
@@ -96,7 +106,6 @@ export class Registration implements RegistrationInfo {
     const binding = params.bindingMode ?? 'U';
     // 1.0 signalled queue mode inside the binding ("UQ"); 1.1 uses the Q parameter.
     const queueMode = params.queueMode === true || binding.endsWith('Q');
-    parseObjectLinks(objectLinks); // rejects malformed links with 4.00 before anything is stored
     return new Registration(registrationId, params.endpoint, peer.address, peer.port, params.lifetime ?? DEFAULT_LIFETIME,
       version, binding, queueMode, params.smsNumber, objectLinks, now, now, identity);
   }
@@ -106,20 +115,11 @@ export class Registration implements RegistrationInfo {
     if (params.endpoint !== undefined || params.lwm2mVersion !== undefined) {
       throw new Lwm2mError(ResponseCode.BadRequest, 'Update must not carry ep or lwm2m');
     }
-    if (objectLinks !== undefined) parseObjectLinks(objectLinks);
     const binding = params.bindingMode ?? this.bindingMode;
     const queueMode = params.queueMode ?? (params.bindingMode !== undefined ? binding.endsWith('Q') : this.queueMode);
     return new Registration(this.registrationId, this.endpoint, peer.address, peer.port, params.lifetime ?? this.lifetime,
       this.lwm2mVersion, binding, queueMode, params.smsNumber ?? this.smsNumber, objectLinks ?? this.objectLinks,
       this.registeredAt, now, this.identity);
-  }
-
-  get rootPath(): string {
-    return parseObjectLinks(this.objectLinks).rootPath;
-  }
-
-  get supportedContentFormats(): readonly number[] {
-    return parseObjectLinks(this.objectLinks).supportedContentFormats;
   }
 
   get objects(): ReadonlyMap<number, { version?: string; instances: readonly number[] }> {

@@ -650,11 +650,17 @@ function newRegistrationId(): string {
   return randomBytes(8).toString('base64url');
 }
 
+/** Encoded Uri-Path values of small ids, shared by every request. */
+const ID_SEGMENTS: Uint8Array[] = Array.from({ length: 1024 }, (_, i) => Buffer.from(String(i)));
+
 /** Uri-Path options for `path` below the device's alternate root path (Core §6.2.1 rt="oma.lwm2m"). */
 function uriPath(rootPath: string, path: Lwm2mPath): CoapOption[] {
-  const segments = rootPath.split('/').filter((s) => s !== '');
-  segments.push(...path.segments());
-  return segments.map((s) => ({ number: OptionNumber.UriPath, value: Buffer.from(s) }));
+  const out: CoapOption[] = [];
+  if (rootPath !== '/') {
+    for (const s of rootPath.split('/')) if (s !== '') out.push({ number: OptionNumber.UriPath, value: Buffer.from(s) });
+  }
+  for (const id of path.ids) out.push({ number: OptionNumber.UriPath, value: ID_SEGMENTS[id] ?? Buffer.from(String(id)) });
+  return out;
 }
 
 function contentFormatOf(res: CoapResponse): number | undefined {
