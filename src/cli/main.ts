@@ -61,7 +61,7 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
   for (let i = 1; i <= devices; i++) {
     const client = new Lwm2mClient({
       endpoint: `warden-demo-${i}`,
-      serverUri: `coap://127.0.0.1:${flags.coapPort}`,
+      serverUri: `coap://127.0.0.1:${warden.coapPort}`,
       lifetime: 300,
       queueMode: i === devices && devices > 1,
       logger: logger.child({ layer: 'client', endpoint: `warden-demo-${i}` }),

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApi } from '../api/index.js';
+import { UdpTransport } from '../coap/index.js';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
 import { Lwm2mServer } from '../server/index.js';
@@ -24,6 +25,7 @@ export interface Warden {
   api: FastifyInstance;
   model: ModelRegistry;
   apiUrl: string;
+  coapPort: number;
   close(): Promise<void>;
 }
 
@@ -35,17 +37,21 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     for (const e of errors) o.logger.warn({ file: e.file, err: e.message }, 'object model skipped');
   }
   const store = new SqliteStore(join(o.dataDir, 'warden.db'));
-  const server = await Lwm2mServer.start({ model, store, port: o.coapPort, host: o.coapHost, logger: o.logger.child({ layer: 'server' }) });
+  const transport = await UdpTransport.bind(o.coapPort, o.coapHost);
+  const server = await Lwm2mServer.start({ model, store, transport, logger: o.logger.child({ layer: 'server' }) });
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
   const api = await createApi({ server, model, apiToken: token, logger: o.logger.child({ layer: 'api' }) });
   await api.listen({ port: o.apiPort, host: o.apiHost });
-  const apiUrl = `http://${o.apiHost}:${o.apiPort}`;
-  o.logger.info({ coap: `udp://${o.coapHost}:${o.coapPort}`, api: apiUrl, apiToken: origin }, 'Warden server started (API token: see origin)');
+  const bound = api.server.address();
+  const apiUrl = `http://${o.apiHost}:${typeof bound === 'object' && bound ? bound.port : o.apiPort}`;
+  const coapPort = transport.address().port;
+  o.logger.info({ coap: `udp://${o.coapHost}:${coapPort}`, coapPort, api: apiUrl, apiToken: origin }, 'Warden server started');
   return {
     server,
     api,
     model,
     apiUrl,
+    coapPort,
     async close() {
       await api.close();
       await server.close();

@@ -1,0 +1,86 @@
+/** The `warden` command as a user runs it: help on every command, a server and a client in separate processes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const MAIN = new URL('../src/cli/main.js', import.meta.url).pathname;
+
+function run(args: string[]) {
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+}
+
+/** Collects a child's stdout lines (pino JSON) and resolves the first one matching `pred`. */
+function waitForLog(child: ChildProcess, pred: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`log line not seen; output so far:\n${buf}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      for (const line of buf.split('\n')) {
+        try {
+          const obj = JSON.parse(line) as Record<string, unknown>;
+          if (pred(obj)) {
+            clearTimeout(timer);
+            resolve(obj);
+            return;
+          }
+        } catch {
+          // partial line
+        }
+      }
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+test('every command has --help', () => {
+  const top = run(['--help']);
+  assert.equal(top.status, 0);
+  for (const cmd of ['server', 'demo', 'client']) {
+    assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
+    const r = run([cmd, '--help']);
+    assert.equal(r.status, 0, `${cmd} --help`);
+    assert.match(r.stdout, new RegExp(`Usage: warden ${cmd}`));
+  }
+  const bad = run(['server', '--coap-port', 'seventy']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /port/);
+});
+
+test('warden server and warden client: register, serve the API, de-register on SIGTERM', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+  const children: ChildProcess[] = [];
+  t.after(() => {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WARDEN_API_TOKEN: '' },
+  });
+  children.push(server);
+  const started = await waitForLog(server, (l) => l.msg === 'Warden server started');
+  const tokenFile = join(dir, 'api-token');
+  assert.equal(statSync(tokenFile).mode & 0o777, 0o600, 'the generated token file is private');
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  assert.ok(!JSON.stringify(started).includes(token), 'the log never shows the token');
+  const registered = waitForLog(server, (l) => l.msg === 'registered' && l.endpoint === 'cli-dev');
+  const client = spawn(process.execPath, [MAIN, 'client', '--endpoint', 'cli-dev', '--server', `coap://127.0.0.1:${started.coapPort}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(client);
+  await registered;
+  const list = await fetch(`${started.api}/api/clients`, { headers: { authorization: `Bearer ${token}` } });
+  assert.deepEqual(((await list.json()) as { endpoint: string }[]).map((c) => c.endpoint), ['cli-dev']);
+  const deregistered = waitForLog(server, (l) => l.msg === 'de-registered' && l.endpoint === 'cli-dev');
+  client.kill('SIGTERM');
+  assert.equal(await exited(client), 0);
+  await deregistered;
+  server.kill('SIGTERM');
+  assert.equal(await exited(server), 0);
+});
