@@ -1,6 +1,5 @@
 /** The attributes Write-Attributes attached to paths (LwM2M 1.1 Core §5.1.2, §5.4.4). */
-import { applyAttributes, mergeAttributes, type Attributes } from '../lwm2m/index.js';
-import { Lwm2mPath } from '../lwm2m/index.js';
+import { applyAttributes, mergeAttributes, Lwm2mPath, type Attributes } from '../lwm2m/index.js';
 
 export class AttributeStore {
   private readonly byPath = new Map<string, Attributes>();

@@ -19,6 +19,7 @@ import {
   uriQueryOptions,
   type Clock,
   type CoapEndpointOptions,
+  type CoapOption,
   type CoapResponse,
   type IncomingRequest,
   type OutgoingResponse,
@@ -285,10 +286,18 @@ export class Lwm2mClient extends EventEmitter {
    */
   update(): Promise<void> {
     if (this.state !== 'registered' || !this.location) return Promise.reject(new Error('not registered'));
-    if (this.updating) return this.updating;
+    // One Update at a time; a request made meanwhile gets its own Update after the current one.
+    if (this.updating) return this.updating.catch(() => {}).then(() => this.update());
     this.wake();
-    this.updating = this.doUpdate().finally(() => {
-      this.updating = undefined;
+    const run = async (): Promise<boolean> => {
+      try {
+        return await this.doUpdate();
+      } finally {
+        this.updating = undefined;
+      }
+    };
+    this.updating = run().then((updated) => {
+      if (updated) this.emit('updated');
     });
     return this.updating;
   }
@@ -384,7 +393,8 @@ export class Lwm2mClient extends EventEmitter {
     this.emit('registered', { location: '/' + location.join('/') });
   }
 
-  private async doUpdate(): Promise<void> {
+  /** Sends the Update; true when the server accepted it. */
+  private async doUpdate(): Promise<boolean> {
     const server = this.serverInstance();
     const lifetime = server?.number(ServerResource.Lifetime) ?? this.registered!.lifetime;
     const binding = server?.string(ServerResource.Binding) ?? this.registered!.binding;
@@ -406,12 +416,11 @@ export class Lwm2mClient extends EventEmitter {
       if (withLinks) this.objectsDirty = true;
       throw err;
     }
-    if (this.state !== 'registered') return;
+    if (this.state !== 'registered') return false;
     if (res.code === ResponseCode.Changed) {
       this.registered = { lifetime, binding };
       this.scheduleUpdate(lifetime);
-      this.emit('updated');
-      return;
+      return true;
     }
     if (withLinks) this.objectsDirty = true;
     if (res.code === ResponseCode.NotFound) {
@@ -419,7 +428,7 @@ export class Lwm2mClient extends EventEmitter {
       this.location = undefined;
       this.cancelUpdateTimer?.();
       this.registerLoop();
-      return;
+      return false;
     }
     throw new Lwm2mError(res.code, `Update refused: ${codeToString(res.code)}`);
   }
@@ -451,7 +460,7 @@ export class Lwm2mClient extends EventEmitter {
     });
   }
 
-  private request(req: { code: number; options: import('../coap/index.js').CoapOption[]; payload?: Uint8Array }, timeout?: number): Promise<CoapResponse> {
+  private request(req: { code: number; options: CoapOption[]; payload?: Uint8Array }, timeout?: number): Promise<CoapResponse> {
     const coap = this.coap;
     if (!coap || !this.peer) return Promise.reject(new Error('client not started'));
     const t = timeout ?? this.options.requestTimeout;

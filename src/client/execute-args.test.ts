@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lwm2mError } from '../lwm2m/error.js';
+import { Lwm2mError } from '../lwm2m/index.js';
 import { parseExecuteArgs } from './execute-args.js';
 
 const parse = (s: string) => parseExecuteArgs(Buffer.from(s, 'latin1'));

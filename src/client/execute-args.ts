@@ -1,5 +1,5 @@
 /** Execute arguments (LwM2M 1.1 Core §5.4.5): `0='abc',1,2='x y'`. */
-import { Lwm2mError, ResponseCode } from '../lwm2m/error.js';
+import { Lwm2mError, ResponseCode } from '../lwm2m/index.js';
 import type { ExecuteArgs } from './object.js';
 
 const NO_ARGS: ExecuteArgs = new Map();

@@ -3,10 +3,7 @@
  * (LwM2M 1.1 Core §6.1). The request dispatcher checks paths and operations against the model;
  * instances only store values and react to writes and executes.
  */
-import { Lwm2mError, ResponseCode } from '../lwm2m/error.js';
-import type { ObjectDefinition, ResourceDefinition } from '../lwm2m/model.js';
-import type { ResourceNode, ResourceValue } from '../lwm2m/node.js';
-import { Lwm2mPath } from '../lwm2m/path.js';
+import { Lwm2mError, ResponseCode, Lwm2mPath, type ObjectDefinition, type ResourceDefinition, type ResourceNode, type ResourceValue } from '../lwm2m/index.js';
 
 /** Execute arguments (Core §5.4.5): argument digit -> value (undefined for a bare digit). */
 export type ExecuteArgs = ReadonlyMap<number, string | undefined>;

@@ -1,8 +1,5 @@
 /** The objects a client holds, read and addressed by LwM2M path (Core §6.1, §5.4.1). */
-import { Lwm2mError, ResponseCode } from '../lwm2m/error.js';
-import type { Model, ResourceDefinition } from '../lwm2m/model.js';
-import type { LwM2mNode, ObjectInstanceNode, ResourceNode } from '../lwm2m/node.js';
-import type { Lwm2mPath } from '../lwm2m/path.js';
+import { Lwm2mError, ResponseCode, type Model, type ResourceDefinition, type LwM2mNode, type ObjectInstanceNode, type ResourceNode, type Lwm2mPath } from '../lwm2m/index.js';
 import type { ObjectEnabler, ObjectInstance } from './object.js';
 
 function notFound(path: Lwm2mPath | string): Lwm2mError {

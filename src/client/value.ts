@@ -1,5 +1,5 @@
 /** Short constructors for typed resource values (LwM2M 1.1 Core Appendix C). */
-import type { ObjectLink, ResourceValue } from '../lwm2m/node.js';
+import type { ObjectLink, ResourceValue } from '../lwm2m/index.js';
 
 export const str = (value: string): ResourceValue => ({ type: 'string', value });
 export const int = (value: number | bigint): ResourceValue => ({ type: 'integer', value });

@@ -4,8 +4,7 @@
  * the object is kept consistent with the other objects' instances, stored and served. The server
  * may Create and Delete instances too; the client only removes the instances it made itself.
  */
-import type { ObjectDefinition } from '../../lwm2m/model.js';
-import type { ResourceValue } from '../../lwm2m/node.js';
+import type { ObjectDefinition, ResourceValue } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler, type ObjectInstance } from '../object.js';
 import { int } from '../value.js';
 

@@ -1,6 +1,5 @@
 /** Object 4, Connectivity Monitoring (Core Appendix E.5), with radio figures wandering plausibly. */
-import type { ObjectDefinition } from '../../lwm2m/model.js';
-import type { ResourceValue } from '../../lwm2m/node.js';
+import type { ObjectDefinition, ResourceValue } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler } from '../object.js';
 import { int, list, str } from '../value.js';
 

@@ -1,6 +1,5 @@
 /** Object 3, Device (Core Appendix E.4), with battery, memory and clock changing plausibly. */
-import type { ObjectDefinition } from '../../lwm2m/model.js';
-import type { ResourceNode, ResourceValue } from '../../lwm2m/node.js';
+import type { ObjectDefinition, ResourceNode, ResourceValue } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler, type ExecuteArgs } from '../object.js';
 import { int, list, str, time } from '../value.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lwm2mError } from '../../lwm2m/error.js';
+import { Lwm2mError } from '../../lwm2m/index.js';
 import { FirmwareState as S, firmwareTransition, initialFirmwareStatus, UpdateResult as R, type FirmwareEvent, type FirmwareStatus } from './firmware-state.js';
 
 const st = (state: FirmwareStatus['state'], result = 0): FirmwareStatus => ({ state, result });

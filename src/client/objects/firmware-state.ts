@@ -3,7 +3,7 @@
  * the events that drive it and a pure transition function. Server-triggered events that the
  * current state does not accept are refused with the response code the request gets.
  */
-import { Lwm2mError, ResponseCode } from '../../lwm2m/error.js';
+import { Lwm2mError, ResponseCode } from '../../lwm2m/index.js';
 
 /** State (resource 3). */
 export const FirmwareState = { Idle: 0, Downloading: 1, Downloaded: 2, Updating: 3 } as const;

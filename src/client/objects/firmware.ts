@@ -2,9 +2,7 @@
  * Object 5, Firmware Update (Core Appendix E.6): the state machine of firmware-state.ts driven by
  * writes and executes, and a pluggable `FirmwareUpdater` that fetches, checks and installs packages.
  */
-import { Lwm2mError, ResponseCode } from '../../lwm2m/error.js';
-import type { ObjectDefinition } from '../../lwm2m/model.js';
-import type { ResourceNode, ResourceValue } from '../../lwm2m/node.js';
+import { Lwm2mError, ResponseCode, type ObjectDefinition, type ResourceNode, type ResourceValue } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler, type ExecuteArgs } from '../object.js';
 import { int, list, opaque, str } from '../value.js';
 import {

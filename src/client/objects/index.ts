@@ -1,5 +1,5 @@
 /** The standard objects 0-6 a client runs by default. */
-import type { Model, ObjectDefinition } from '../../lwm2m/model.js';
+import type { Model, ObjectDefinition } from '../../lwm2m/index.js';
 import type { ObjectEnabler } from '../object.js';
 import { AccessControlObject } from './access-control.js';
 import { ConnectivityObject, type ConnectivityOptions } from './connectivity.js';

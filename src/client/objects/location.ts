@@ -1,6 +1,5 @@
 /** Object 6, Location (Core Appendix E.7): a position drifting like a slow vehicle. */
-import type { ObjectDefinition } from '../../lwm2m/model.js';
-import type { ResourceValue } from '../../lwm2m/node.js';
+import type { ObjectDefinition, ResourceValue } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler } from '../object.js';
 import { float, opaque, time } from '../value.js';
 

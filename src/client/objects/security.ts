@@ -1,5 +1,5 @@
 /** Object 0, LwM2M Security (Core Appendix E.1): one NoSec account for the configured server. */
-import type { ObjectDefinition } from '../../lwm2m/model.js';
+import type { ObjectDefinition } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler } from '../object.js';
 import { bool, int, opaque, str } from '../value.js';
 

@@ -1,7 +1,5 @@
 /** Object 1, LwM2M Server (Core Appendix E.2). */
-import { Lwm2mError, ResponseCode } from '../../lwm2m/error.js';
-import type { ObjectDefinition } from '../../lwm2m/model.js';
-import type { ResourceValue } from '../../lwm2m/node.js';
+import { Lwm2mError, ResponseCode, type ObjectDefinition, type ResourceValue } from '../../lwm2m/index.js';
 import { BaseInstance, ObjectEnabler, type ExecuteArgs } from '../object.js';
 import { bool, int, str } from '../value.js';
 
