@@ -12,26 +12,42 @@ function run(args: string[]) {
   return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 20_000 });
 }
 
-/** Collects a child's stdout lines (pino JSON) and resolves the first one matching `pred`. */
+const logs = new WeakMap<ChildProcess, Record<string, unknown>[]>();
+
+/** Resolves the first stdout line (pino JSON) of `child`, past or future, that matches `pred`. */
 function waitForLog(child: ChildProcess, pred: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`log line not seen; output so far:\n${buf}`)), timeoutMs);
+  if (!logs.has(child)) {
+    const lines: Record<string, unknown>[] = [];
+    logs.set(child, lines);
+    let partial = '';
     child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      for (const line of buf.split('\n')) {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop()!;
+      for (const p of parts) {
         try {
-          const obj = JSON.parse(line) as Record<string, unknown>;
-          if (pred(obj)) {
-            clearTimeout(timer);
-            resolve(obj);
-            return;
-          }
+          lines.push(JSON.parse(p) as Record<string, unknown>);
         } catch {
-          // partial line
+          lines.push({ text: p });
         }
       }
+      child.stdout!.emit('lines');
     });
+  }
+  const lines = logs.get(child)!;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const hit = lines.find(pred);
+      if (!hit) return;
+      clearTimeout(timer);
+      child.stdout!.off('lines', check);
+      resolve(hit);
+    };
+    const timer = setTimeout(() => {
+      child.stdout!.off('lines', check);
+      reject(new Error(`log line not seen; output so far:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`));
+    }, timeoutMs);
+    child.stdout!.on('lines', check);
+    check();
   });
 }
 
@@ -60,10 +76,13 @@ test('warden server and warden client: register, serve the API, de-register on S
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0'], {
+  const registry = process.env.WARDEN_REGISTRY_DIR ?? new URL('../../../shared/lwm2m-registry/', import.meta.url).pathname;
+  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--models', registry], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WARDEN_API_TOKEN: '' },
   });
   children.push(server);
+  const models = await waitForLog(server, (l) => l.msg === 'object models loaded');
+  assert.ok((models.loaded as number) > 300, `--models loads the registry (${String(models.loaded)} objects)`);
   const started = await waitForLog(server, (l) => l.msg === 'Warden server started');
   const tokenFile = join(dir, 'api-token');
   assert.equal(statSync(tokenFile).mode & 0o777, 0o600, 'the generated token file is private');
