@@ -7,6 +7,8 @@ import { ApiError, toApiError } from './api-error.js';
 import { authHook } from './auth.js';
 import { registerClientRoutes } from './clients.js';
 import { registerEvents } from './events.js';
+import { securityRoutes } from './security.js';
+import type { SecurityStore } from '../store/index.js';
 
 export { ApiError, toApiError } from './api-error.js';
 export { TokenChecker, authHook } from './auth.js';
@@ -26,6 +28,8 @@ export interface ApiOptions {
   logger?: Logger;
   /** SSE comment heartbeat period, ms (default 15 000). */
   heartbeatMs?: number;
+  /** Device security info: serves /api/security/clients when given. */
+  security?: SecurityStore;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -105,5 +109,6 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerClientRoutes(app, { server, model, isSleeping });
   registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs });
+  if (opts.security) securityRoutes(app, { security: opts.security });
   return app;
 }

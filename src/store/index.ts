@@ -1,2 +1,3 @@
 export { SqliteStore } from './sqlite.js';
 export type { RegistrationRow, ObservationRow } from './sqlite.js';
+export * from './security.js';

@@ -1,0 +1,258 @@
+/**
+ * Per-device DTLS security info (PSK, raw public key, X.509) in the SQLite database. PSK keys are sealed with a
+ * SecretBox and never stored in the clear; the DTLS server resolves peers through pskLookup() and the find* methods.
+ */
+import type Database from 'better-sqlite3';
+import { fingerprint, isP256Spki, spkiEqual } from '../dtls/rpk.js';
+import type { PskLookup } from '../dtls/types.js';
+import type { SecretBox } from './secret-box.js';
+
+/** How a device authenticates its DTLS session. */
+export type SecurityMode = 'psk' | 'rpk' | 'x509';
+
+/** One device's security info. `pskKey` is the plain key in memory; only its sealed form is stored. */
+export interface SecurityInfo {
+  endpoint: string;
+  mode: SecurityMode;
+  pskIdentity?: string;
+  pskKey?: Uint8Array;
+  /** SubjectPublicKeyInfo, DER (P-256). */
+  rpkPublicKey?: Uint8Array;
+  /** X.509: the endpoint name must equal the certificate's subject CN. */
+  x509?: true;
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+/** What `add` takes: createdAt is set by the store. */
+export type NewSecurityInfo = Omit<SecurityInfo, 'createdAt'>;
+
+/** Invalid or conflicting security info; the message never contains key material. */
+export class SecurityStoreError extends Error {
+  constructor(
+    readonly code: 'INVALID' | 'DUPLICATE_IDENTITY' | 'DUPLICATE_KEY',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SecurityStoreError';
+  }
+}
+
+export const PSK_MIN_KEY_BYTES = 16;
+/** RFC 4279 §5.3: implementations must support PSKs of up to 64 octets; longer ones are refused. */
+export const PSK_MAX_KEY_BYTES = 64;
+export const PSK_MAX_IDENTITY_BYTES = 128;
+export const MAX_ENDPOINT_BYTES = 255;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS security_info (
+  endpoint TEXT PRIMARY KEY,
+  mode TEXT NOT NULL CHECK (mode IN ('psk', 'rpk', 'x509')),
+  psk_identity TEXT UNIQUE,
+  psk_key_sealed BLOB,
+  rpk_public_key BLOB,
+  rpk_fingerprint TEXT UNIQUE,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+interface Row {
+  endpoint: string;
+  mode: SecurityMode;
+  psk_identity: string | null;
+  psk_key_sealed: Buffer | null;
+  rpk_public_key: Buffer | null;
+  rpk_fingerprint: string | null;
+  created_at: number;
+}
+
+/** The additional data a PSK is sealed under: it only opens for this endpoint and identity. */
+function pskAad(endpoint: string, identity: string): string {
+  return JSON.stringify(['warden-psk', endpoint, identity]);
+}
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/** True if `s` survives a UTF-8 round trip (no lone surrogates). */
+function isWellFormed(s: string): boolean {
+  return Buffer.from(s, 'utf8').toString('utf8') === s;
+}
+
+/** Checks an info to add; throws SecurityStoreError('INVALID') naming the first problem. */
+export function validateSecurityInfo(info: NewSecurityInfo): void {
+  const bad = (message: string): never => {
+    throw new SecurityStoreError('INVALID', message);
+  };
+  const ep = info.endpoint;
+  if (typeof ep !== 'string' || ep.length === 0 || utf8Length(ep) > MAX_ENDPOINT_BYTES || !isWellFormed(ep) || /[\u0000-\u001f\u007f]/.test(ep)) {
+    bad(`endpoint must be 1 to ${MAX_ENDPOINT_BYTES} bytes of UTF-8 without control characters`);
+  }
+  const has = { psk: info.pskIdentity !== undefined || info.pskKey !== undefined, rpk: info.rpkPublicKey !== undefined, x509: info.x509 !== undefined };
+  for (const m of ['psk', 'rpk', 'x509'] as const) {
+    if (m !== info.mode && has[m]) bad(`${m} details do not belong to mode ${String(info.mode)}`);
+  }
+  switch (info.mode) {
+    case 'psk': {
+      const id = info.pskIdentity;
+      if (typeof id !== 'string' || id.length === 0 || utf8Length(id) > PSK_MAX_IDENTITY_BYTES || !isWellFormed(id)) {
+        bad(`PSK identity must be 1 to ${PSK_MAX_IDENTITY_BYTES} bytes of UTF-8`);
+      }
+      const key = info.pskKey;
+      if (!(key instanceof Uint8Array) || key.length < PSK_MIN_KEY_BYTES || key.length > PSK_MAX_KEY_BYTES) {
+        bad(`PSK key must be ${PSK_MIN_KEY_BYTES} to ${PSK_MAX_KEY_BYTES} bytes`);
+      }
+      break;
+    }
+    case 'rpk':
+      if (!(info.rpkPublicKey instanceof Uint8Array) || !isP256Spki(info.rpkPublicKey)) {
+        bad('raw public key must be a P-256 (secp256r1) SubjectPublicKeyInfo in DER');
+      }
+      break;
+    case 'x509':
+      if (info.x509 !== true) bad('x509 mode needs x509: true');
+      break;
+    default:
+      bad('mode must be psk, rpk or x509');
+  }
+}
+
+/** Security info per endpoint, in its own table of the Warden database. */
+export class SecurityStore {
+  private readonly stmt;
+  private readonly now: () => number;
+
+  constructor(
+    store: { readonly db: Database.Database },
+    private readonly box: SecretBox,
+    opts: { now?: () => number } = {},
+  ) {
+    const db = store.db;
+    db.exec(SCHEMA);
+    this.now = opts.now ?? Date.now;
+    this.stmt = {
+      upsert: db.prepare(`INSERT INTO security_info VALUES (@endpoint, @mode, @psk_identity, @psk_key_sealed, @rpk_public_key,
+        @rpk_fingerprint, @created_at) ON CONFLICT(endpoint) DO UPDATE SET mode = excluded.mode, psk_identity = excluded.psk_identity,
+        psk_key_sealed = excluded.psk_key_sealed, rpk_public_key = excluded.rpk_public_key, rpk_fingerprint = excluded.rpk_fingerprint,
+        created_at = excluded.created_at`),
+      remove: db.prepare('DELETE FROM security_info WHERE endpoint = ?'),
+      get: db.prepare('SELECT * FROM security_info WHERE endpoint = ?'),
+      page: db.prepare('SELECT * FROM security_info ORDER BY endpoint LIMIT ? OFFSET ?'),
+      count: db.prepare('SELECT COUNT(*) AS n FROM security_info'),
+      byIdentity: db.prepare('SELECT * FROM security_info WHERE psk_identity = ?'),
+      byFingerprint: db.prepare('SELECT * FROM security_info WHERE rpk_fingerprint = ?'),
+    };
+    this.addTx = db.transaction((info: NewSecurityInfo): SecurityInfo => this.addNow(info));
+  }
+
+  private readonly addTx: (info: NewSecurityInfo) => SecurityInfo;
+
+  /**
+   * Adds the endpoint's security info, replacing what it had. Throws SecurityStoreError: INVALID (see
+   * validateSecurityInfo), DUPLICATE_IDENTITY (PSK identity of another endpoint), DUPLICATE_KEY (raw public key of
+   * another endpoint).
+   */
+  add(info: NewSecurityInfo): SecurityInfo {
+    validateSecurityInfo(info);
+    return this.addTx(info);
+  }
+
+  private addNow(info: NewSecurityInfo): SecurityInfo {
+    const createdAt = this.now();
+    let sealed: Buffer | null = null;
+    let fp: string | null = null;
+    if (info.mode === 'psk') {
+      const other = this.stmt.byIdentity.get(info.pskIdentity) as Row | undefined;
+      if (other && other.endpoint !== info.endpoint) {
+        throw new SecurityStoreError('DUPLICATE_IDENTITY', `PSK identity "${info.pskIdentity}" is already used by another endpoint`);
+      }
+      sealed = Buffer.from(this.box.seal(info.pskKey!, pskAad(info.endpoint, info.pskIdentity!)));
+    } else if (info.mode === 'rpk') {
+      fp = fingerprint(info.rpkPublicKey!);
+      const other = this.stmt.byFingerprint.get(fp) as Row | undefined;
+      if (other && other.endpoint !== info.endpoint) {
+        throw new SecurityStoreError('DUPLICATE_KEY', 'this raw public key is already used by another endpoint');
+      }
+    }
+    this.stmt.upsert.run({
+      endpoint: info.endpoint,
+      mode: info.mode,
+      psk_identity: info.mode === 'psk' ? info.pskIdentity : null,
+      psk_key_sealed: sealed,
+      rpk_public_key: info.mode === 'rpk' ? Buffer.from(info.rpkPublicKey!) : null,
+      rpk_fingerprint: fp,
+      created_at: createdAt,
+    });
+    const out: SecurityInfo = { endpoint: info.endpoint, mode: info.mode, createdAt };
+    if (info.mode === 'psk') Object.assign(out, { pskIdentity: info.pskIdentity, pskKey: new Uint8Array(info.pskKey!) });
+    if (info.mode === 'rpk') out.rpkPublicKey = new Uint8Array(info.rpkPublicKey!);
+    if (info.mode === 'x509') out.x509 = true;
+    return out;
+  }
+
+  /** Removes the endpoint's info; false if it had none. */
+  remove(endpoint: string): boolean {
+    return this.stmt.remove.run(endpoint).changes > 0;
+  }
+
+  /** The endpoint's info, with its PSK key opened unless `withKey` is false. */
+  get(endpoint: string, opts: { withKey?: boolean } = {}): SecurityInfo | undefined {
+    const row = this.stmt.get.get(endpoint) as Row | undefined;
+    return row && this.fromRow(row, opts.withKey ?? true);
+  }
+
+  /** A page of infos ordered by endpoint. PSK keys are not opened: `pskKey` is absent. */
+  list(opts: { offset?: number; limit?: number } = {}): SecurityInfo[] {
+    const rows = this.stmt.page.all(opts.limit ?? -1, opts.offset ?? 0) as Row[];
+    return rows.map((r) => this.fromRow(r, false));
+  }
+
+  count(): number {
+    return (this.stmt.count.get() as { n: number }).n;
+  }
+
+  /** The PSK-mode info with this identity (key opened), if any. */
+  findByPskIdentity(identity: string): SecurityInfo | undefined {
+    const row = this.stmt.byIdentity.get(identity) as Row | undefined;
+    return row && row.mode === 'psk' ? this.fromRow(row, true) : undefined;
+  }
+
+  /** The RPK-mode info holding exactly this SubjectPublicKeyInfo (compared in constant time), if any. */
+  findByRawPublicKey(spki: Uint8Array): SecurityInfo | undefined {
+    const row = this.stmt.byFingerprint.get(fingerprint(spki)) as Row | undefined;
+    if (!row || row.mode !== 'rpk' || row.rpk_public_key === null || !spkiEqual(row.rpk_public_key, spki)) return undefined;
+    return this.fromRow(row, false);
+  }
+
+  /** The X.509-mode info of the endpoint named by a certificate's CN, if any. */
+  findByCertificateName(cn: string): SecurityInfo | undefined {
+    const row = this.stmt.get.get(cn) as Row | undefined;
+    return row && row.mode === 'x509' ? this.fromRow(row, false) : undefined;
+  }
+
+  /** The PskLookup for the DTLS server: identity to key, undefined for unknown identities. */
+  pskLookup(): PskLookup {
+    return (identity) => this.findByPskIdentity(identity)?.pskKey;
+  }
+
+  /** The lookup createRawPublicKeyVerifier takes: SPKI to endpoint. */
+  rawPublicKeyLookup(): (spki: Uint8Array) => string | undefined {
+    return (spki) => this.findByRawPublicKey(spki)?.endpoint;
+  }
+
+  private fromRow(r: Row, openKey: boolean): SecurityInfo {
+    const info: SecurityInfo = { endpoint: r.endpoint, mode: r.mode, createdAt: r.created_at };
+    if (r.mode === 'psk' && r.psk_identity !== null) {
+      info.pskIdentity = r.psk_identity;
+      if (openKey && r.psk_key_sealed !== null) info.pskKey = this.box.open(r.psk_key_sealed, pskAad(r.endpoint, r.psk_identity));
+    } else if (r.mode === 'rpk' && r.rpk_public_key !== null) {
+      info.rpkPublicKey = new Uint8Array(r.rpk_public_key);
+    } else if (r.mode === 'x509') {
+      info.x509 = true;
+    }
+    return info;
+  }
+}
+
+export { SecretBox, SecretBoxError } from './secret-box.js';
