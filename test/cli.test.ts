@@ -58,15 +58,36 @@ function exited(child: ChildProcess): Promise<number | null> {
 test('every command has --help', () => {
   const top = run(['--help']);
   assert.equal(top.status, 0);
-  for (const cmd of ['server', 'demo', 'client']) {
+  for (const cmd of ['server', 'demo', 'client', 'security']) {
     assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
     const r = run([cmd, '--help']);
     assert.equal(r.status, 0, `${cmd} --help`);
     assert.match(r.stdout, new RegExp(`Usage: warden ${cmd}`));
   }
+  for (const sub of ['add', 'list', 'remove']) {
+    const r = run(['security', sub, '--help']);
+    assert.equal(r.status, 0, `security ${sub} --help`);
+    assert.match(r.stdout, new RegExp(`Usage: warden security ${sub}`));
+  }
   const bad = run(['server', '--coap-port', 'seventy']);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /port/);
+});
+
+test('warden security add, list and remove never print the key', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cli-sec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const key = '00112233445566778899aabbccddeeff';
+  const add = run(['security', 'add', '--endpoint', 'dev1', '--psk-identity', 'dev1-id', '--psk-key', key, '--data', dir]);
+  assert.equal(add.status, 0, add.stderr);
+  const list = run(['security', 'list', '--data', dir]);
+  assert.equal(list.status, 0);
+  assert.match(list.stdout, /dev1-id/);
+  assert.ok(!(list.stdout + list.stderr + add.stdout + add.stderr).includes(key), 'the key is never printed');
+  const short = run(['security', 'add', '--endpoint', 'dev2', '--psk-identity', 'dev2', '--psk-key', '0011', '--data', dir]);
+  assert.notEqual(short.status, 0, 'a 2-byte PSK is refused');
+  assert.equal(run(['security', 'remove', '--endpoint', 'dev1', '--data', dir]).status, 0);
+  assert.doesNotMatch(run(['security', 'list', '--data', dir]).stdout, /dev1-id/);
 });
 
 test('warden server and warden client: register, serve the API, de-register on SIGTERM', async (t) => {

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { Lwm2mClient } from '../client/index.js';
 import { createLogger } from '../log.js';
+import { registerSecurityCommands } from './security.js';
 import { startWarden } from './warden.js';
 
 function port(value: string): number {
@@ -104,6 +105,8 @@ program
     await client.start();
     onSignals(() => client.stop());
   });
+
+registerSecurityCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);
