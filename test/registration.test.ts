@@ -141,3 +141,25 @@ test('the server refuses registrations past its limit with 5.03 and keeps the on
   assert.equal(again.code, 65, 'an already registered endpoint may register again');
   assert.equal(ts.server.registrationCount(), 2);
 });
+
+test('the authorizer decides who may register under an endpoint name: refusals are 4.03 and store nothing', async (t) => {
+  const seen: [string, string | undefined][] = [];
+  const ts = await startTestServer({
+    authorize: (endpoint, identity) => {
+      seen.push([endpoint, identity?.name]);
+      return endpoint !== 'someone-else';
+    },
+  });
+  const dev = await rawEndpoint();
+  t.after(async () => {
+    await dev.close();
+    await ts.close();
+  });
+  const refused = await dev.request(ts.peer, { code: 2, options: registerOptions(['ep=someone-else']), payload: LINKS });
+  assert.equal(refused.code, 131);
+  assert.equal(refused.payload.length, 0, 'the refusal says nothing about why');
+  assert.equal(ts.server.registrationCount(), 0);
+  assert.equal((await dev.request(ts.peer, { code: 2, options: registerOptions(['ep=me']), payload: LINKS })).code, 65);
+  assert.deepEqual(seen, [['someone-else', undefined], ['me', undefined]], 'plain CoAP carries no identity');
+  assert.equal(ts.store.loadRegistrations()[0]?.secure, false);
+});

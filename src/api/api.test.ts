@@ -101,7 +101,7 @@ test('GET /api/clients pages, searches and reports X-Total-Count; security heade
 test('GET /api/clients/:ep gives the registration JSON, or 404', async () => {
   const { app, fake } = await setup();
   try {
-    fake.add(fakeRegistration('v6', { address: '::1', port: 5683, identity: { mode: 'psk', name: 'v6' }, queueMode: true }));
+    fake.add(fakeRegistration('v6', { address: '::1', port: 5683, identity: { mode: 'psk', name: 'v6' }, secure: true, queueMode: true }));
     let r = await call(app, { method: 'GET', url: '/api/clients/dev1' });
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, {

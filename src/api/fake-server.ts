@@ -108,6 +108,7 @@ export function fakeRegistration(endpoint: string, over: Partial<Registration> =
     lifetime: 300,
     lwm2mVersion: '1.1',
     bindingMode: 'U',
+    secure: false,
     queueMode: false,
     objectLinks: '</>;rt="oma.lwm2m";ct=11543,</1/0>,</3/0>,</5>;ver=1.0',
     rootPath: '/',

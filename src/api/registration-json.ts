@@ -45,7 +45,7 @@ export function registrationToJson(reg: Registration, sleeping: boolean): Regist
     rootPath: reg.rootPath,
     objectLinks,
     supportedContentFormats: [...reg.supportedContentFormats],
-    secure: reg.identity !== undefined,
+    secure: reg.secure,
     sleeping,
   };
   if (reg.smsNumber !== undefined) out.smsNumber = reg.smsNumber;

@@ -83,6 +83,8 @@ export class Registration implements RegistrationInfo {
     readonly registeredAt: number,
     readonly lastUpdate: number,
     readonly identity: PeerIdentity | undefined,
+    /** Registered over DTLS (CoAPs): requests go back the same way. */
+    readonly secure: boolean,
   ) {
     const links = parseObjectLinks(objectLinks);
     this.rootPath = links.rootPath === '/' ? '/' : links.rootPath;
@@ -96,7 +98,8 @@ export class Registration implements RegistrationInfo {
     peer: { address: string; port: number },
     objectLinks: string,
     now: number,
-    identity?: PeerIdentity,
+    identity: PeerIdentity | undefined,
+    secure: boolean,
   ): Registration {
     if (!params.endpoint) throw new Lwm2mError(ResponseCode.BadRequest, 'missing endpoint name (ep)');
     const version = params.lwm2mVersion ?? '1.0';
@@ -107,7 +110,7 @@ export class Registration implements RegistrationInfo {
     // 1.0 signalled queue mode inside the binding ("UQ"); 1.1 uses the Q parameter.
     const queueMode = params.queueMode === true || binding.endsWith('Q');
     return new Registration(registrationId, params.endpoint, peer.address, peer.port, params.lifetime ?? DEFAULT_LIFETIME,
-      version, binding, queueMode, params.smsNumber, objectLinks, now, now, identity);
+      version, binding, queueMode, params.smsNumber, objectLinks, now, now, identity, secure);
   }
 
   /** This registration after an Update (Core §6.2.2): only the parameters sent change. */
@@ -119,7 +122,7 @@ export class Registration implements RegistrationInfo {
     const queueMode = params.queueMode ?? (params.bindingMode !== undefined ? binding.endsWith('Q') : this.queueMode);
     return new Registration(this.registrationId, this.endpoint, peer.address, peer.port, params.lifetime ?? this.lifetime,
       this.lwm2mVersion, binding, queueMode, params.smsNumber ?? this.smsNumber, objectLinks ?? this.objectLinks,
-      this.registeredAt, now, this.identity);
+      this.registeredAt, now, this.identity, this.secure);
   }
 
   get objects(): ReadonlyMap<number, { version?: string; instances: readonly number[] }> {
@@ -136,13 +139,13 @@ export class Registration implements RegistrationInfo {
       endpoint: this.endpoint, registrationId: this.registrationId, address: this.address, port: this.port,
       lifetime: this.lifetime, lwm2mVersion: this.lwm2mVersion, bindingMode: this.bindingMode, queueMode: this.queueMode,
       smsNumber: this.smsNumber ?? null, objectLinks: this.objectLinks, registeredAt: this.registeredAt,
-      lastUpdate: this.lastUpdate, identity: this.identity ? JSON.stringify(this.identity) : null,
+      lastUpdate: this.lastUpdate, identity: this.identity ? JSON.stringify(this.identity) : null, secure: this.secure,
     };
   }
 
   static fromRow(r: RegistrationRow): Registration {
     return new Registration(r.registrationId, r.endpoint, r.address, r.port, r.lifetime, r.lwm2mVersion, r.bindingMode,
       r.queueMode, r.smsNumber ?? undefined, r.objectLinks, r.registeredAt, r.lastUpdate,
-      r.identity ? (JSON.parse(r.identity) as PeerIdentity) : undefined);
+      r.identity ? (JSON.parse(r.identity) as PeerIdentity) : undefined, r.secure);
   }
 }

@@ -18,6 +18,7 @@ import {
   type Observation,
   type OutgoingResponse,
   type PeerAddress,
+  type PeerIdentity,
   type Transport,
 } from '../coap/index.js';
 import { formatAttributes, type Attributes } from '../lwm2m/attributes.js';
@@ -56,6 +57,13 @@ export interface ServerOptions {
   transport?: Transport;
   port?: number;
   host?: string;
+  /** Where to listen for CoAPs: a DTLS transport (`DtlsServer`), whose datagrams carry the peer's identity. */
+  secureTransport?: Transport;
+  /**
+   * Decides whether a device may register under `endpoint` with what its transport authenticated
+   * (`identity`, undefined over plain CoAP). Refusals get 4.03. Default: everyone may register.
+   */
+  authorize?: Authorizer;
   logger?: Logger;
   /** Ms a request waits for a device when the caller gives no timeout. */
   defaultTimeout?: number;
@@ -70,6 +78,9 @@ export interface ServerOptions {
   now?: () => number;
 }
 
+/** See ServerOptions.authorize. */
+export type Authorizer = (endpoint: string, identity: PeerIdentity | undefined) => boolean;
+
 interface ObservationState {
   info: ObservationInfo;
   registrationId: string;
@@ -81,7 +92,11 @@ interface ObservationState {
 
 /** The LwM2M server: owns a CoAP endpoint, the registrations and the observations. */
 export class Lwm2mServer extends EventEmitter implements DeviceManagement {
-  readonly coap: CoapEndpoint;
+  /** Plain CoAP endpoint, if the server listens on one. */
+  readonly coap: CoapEndpoint | undefined;
+  /** CoAPs (DTLS) endpoint, if the server listens on one. */
+  readonly coaps: CoapEndpoint | undefined;
+  private readonly authorize: Authorizer;
   private readonly model: Model;
   private readonly store: SqliteStore;
   private readonly log: Logger;
@@ -97,9 +112,11 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   private readonly sweepTimer: NodeJS.Timeout;
   private sortedEndpoints: string[] | undefined;
 
-  private constructor(coap: CoapEndpoint, opts: ServerOptions) {
+  private constructor(coap: CoapEndpoint | undefined, coaps: CoapEndpoint | undefined, opts: ServerOptions) {
     super();
     this.coap = coap;
+    this.coaps = coaps;
+    this.authorize = opts.authorize ?? (() => true);
     this.model = opts.model;
     this.store = opts.store;
     this.log = opts.logger ?? silentLogger;
@@ -108,23 +125,27 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     this.expiryGrace = opts.expiryGrace ?? 5000;
     this.maxRegistrations = opts.maxRegistrations ?? 2_000_000;
     this.sleep = new SleepTracker(opts.queueAwakeTime);
-    coap.onRequest((req) => this.handle(req));
+    coap?.onRequest((req) => this.handle(req, false));
+    coaps?.onRequest((req) => this.handle(req, true));
     this.sweepTimer = setInterval(() => this.sweep(), opts.sweepInterval ?? 1000);
     this.sweepTimer.unref();
   }
 
   /** Starts the server: restores stored registrations and observations, then listens. */
   static async start(opts: ServerOptions): Promise<Lwm2mServer> {
-    const transport = opts.transport ?? (await UdpTransport.bind(opts.port ?? 5683, opts.host ?? '0.0.0.0'));
-    const coap = new CoapEndpoint(transport, { logger: opts.logger });
-    const server = new Lwm2mServer(coap, opts);
+    const transport = opts.transport ?? (opts.secureTransport ? undefined : await UdpTransport.bind(opts.port ?? 5683, opts.host ?? '0.0.0.0'));
+    const coap = transport && new CoapEndpoint(transport, { logger: opts.logger });
+    const coaps = opts.secureTransport && new CoapEndpoint(opts.secureTransport, { logger: opts.logger });
+    const server = new Lwm2mServer(coap, coaps, opts);
     server.restore();
     return server;
   }
 
-  /** The UDP address the server listens on, when it owns a UDP transport. */
-  get transport(): Transport {
-    return this.coap.transport;
+  /** The endpoint a registration's requests go through: the one it registered on. */
+  private endpointFor(reg: Registration): CoapEndpoint {
+    const ep = reg.secure ? this.coaps : this.coap;
+    if (!ep) throw new ServerError('NOT_REGISTERED', `device ${reg.endpoint} registered on a transport that is closed`);
+    return ep;
   }
 
   private restore(): void {
@@ -155,7 +176,9 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
         token: row.token,
         requestFormat: row.requestFormat,
       };
-      state.detach = this.coap.attachObservation(row.token, (n) => this.onNotification(state, n));
+      const endpoint = reg.secure ? this.coaps : this.coap;
+      if (!endpoint) continue;
+      state.detach = endpoint.attachObservation(row.token, (n) => this.onNotification(state, n));
       this.observationsById.set(row.observationId, state);
       observations++;
     }
@@ -166,23 +189,23 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     clearInterval(this.sweepTimer);
     this.sleep.close();
     for (const s of this.observationsById.values()) s.detach?.();
-    await this.coap.close();
+    await Promise.all([this.coap?.close(), this.coaps?.close()]);
   }
 
   // ---- Registration interface (Core §6.2) ------------------------------------------------
 
-  private async handle(req: IncomingRequest): Promise<OutgoingResponse> {
+  private async handle(req: IncomingRequest, secure: boolean): Promise<OutgoingResponse> {
     try {
       const [first, id, ...rest] = req.path;
       if (first === 'rd' && rest.length === 0) {
-        if (id === undefined && req.code === POST) return this.register(req);
-        if (id !== undefined && req.code === POST) return this.update(req, id);
-        if (id !== undefined && req.code === DELETE) return this.deregister(req, id);
+        if (id === undefined && req.code === POST) return this.register(req, secure);
+        if (id !== undefined && req.code === POST) return this.update(req, id, secure);
+        if (id !== undefined && req.code === DELETE) return this.deregister(req, id, secure);
         return { code: ResponseCode.MethodNotAllowed };
       }
       if (first === 'dp' && id === undefined) {
         if (req.code !== POST) return { code: ResponseCode.MethodNotAllowed };
-        return this.onSend(req);
+        return this.onSend(req, secure);
       }
       return { code: ResponseCode.NotFound };
     } catch (err) {
@@ -202,16 +225,21 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     return Buffer.from(req.payload).toString('utf8');
   }
 
-  private register(req: IncomingRequest): OutgoingResponse {
+  private register(req: IncomingRequest, secure: boolean): OutgoingResponse {
     const params = parseRegistrationParams(req.query);
     const links = this.linksPayload(req) ?? '';
+    if (params.endpoint !== undefined && !this.authorize(params.endpoint, req.identity)) {
+      // No detail in the answer: it would tell an attacker which endpoint names exist.
+      this.log.warn({ endpoint: params.endpoint, mode: req.identity?.mode ?? 'nosec' }, 'registration refused: identity does not match the endpoint');
+      return { code: ResponseCode.Forbidden };
+    }
     const previous = params.endpoint !== undefined ? this.byEndpoint.get(params.endpoint) : undefined;
     if (!previous && this.byEndpoint.size >= this.maxRegistrations) {
       this.log.warn({ registrations: this.byEndpoint.size }, 'registration refused: server full');
       return { code: ResponseCode.ServiceUnavailable, options: [uintOption(OptionNumber.MaxAge, 60)] };
     }
     const now = this.now();
-    const reg = Registration.fromRegister(newRegistrationId(), params, req.peer, links, now, req.identity);
+    const reg = Registration.fromRegister(newRegistrationId(), params, req.peer, links, now, req.identity, secure);
     if (previous) this.remove(previous, 'replaced');
     this.index(reg);
     this.store.saveRegistration(reg.toRow());
@@ -227,9 +255,18 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     };
   }
 
-  private update(req: IncomingRequest, registrationId: string): OutgoingResponse {
+  /** Update and De-register must come from the identity that registered (Core §6.2: the server authenticates each). */
+  private sameDevice(reg: Registration, req: IncomingRequest, secure: boolean): boolean {
+    if (reg.secure !== secure) return false;
+    const a = reg.identity;
+    const b = req.identity;
+    return a === b || (a !== undefined && b !== undefined && a.mode === b.mode && a.name === b.name);
+  }
+
+  private update(req: IncomingRequest, registrationId: string, secure: boolean): OutgoingResponse {
     const previous = this.byId.get(registrationId);
     if (!previous) return { code: ResponseCode.NotFound };
+    if (!this.sameDevice(previous, req, secure)) return { code: ResponseCode.Forbidden };
     const now = this.now();
     const reg = previous.updated(parseRegistrationParams(req.query), req.peer, this.linksPayload(req), now);
     this.unindex(previous);
@@ -240,16 +277,17 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     return { code: ResponseCode.Changed };
   }
 
-  private deregister(_req: IncomingRequest, registrationId: string): OutgoingResponse {
+  private deregister(req: IncomingRequest, registrationId: string, secure: boolean): OutgoingResponse {
     const reg = this.byId.get(registrationId);
     if (!reg) return { code: ResponseCode.NotFound };
+    if (!this.sameDevice(reg, req, secure)) return { code: ResponseCode.Forbidden };
     this.remove(reg, 'deregister');
     return { code: ResponseCode.Deleted };
   }
 
   /** Information Reporting: Send (Core §6.4.3); the device is found by its address. */
-  private onSend(req: IncomingRequest): OutgoingResponse {
-    const reg = this.byPeer.get(peerKey(req.peer));
+  private onSend(req: IncomingRequest, secure: boolean): OutgoingResponse {
+    const reg = this.byPeer.get(peerKey(req.peer, secure));
     if (!reg) return { code: ResponseCode.NotFound, payload: Buffer.from('not registered') };
     const format = req.contentFormat ?? ContentFormat.SENML_CBOR;
     const codec = compositeCodecFor(format);
@@ -268,12 +306,12 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     if (!this.byEndpoint.has(reg.endpoint)) this.sortedEndpoints = undefined;
     this.byEndpoint.set(reg.endpoint, reg);
     this.byId.set(reg.registrationId, reg);
-    this.byPeer.set(peerKey(reg), reg);
+    this.byPeer.set(peerKey(reg, reg.secure), reg);
   }
 
   private unindex(reg: Registration): void {
     this.byId.delete(reg.registrationId);
-    const key = peerKey(reg);
+    const key = peerKey(reg, reg.secure);
     if (this.byPeer.get(key) === reg) this.byPeer.delete(key);
   }
 
@@ -461,7 +499,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     const fullReq: CoapRequest = { ...req, options: [...uriPath(reg.rootPath, target), ...(req.options ?? [])] };
     let observation: Observation;
     try {
-      observation = await this.coap.observe(peerOf(reg), fullReq, (n) => this.onNotification(state, n), {
+      observation = await this.endpointFor(reg).observe(peerOf(reg), fullReq, (n) => this.onNotification(state, n), {
         token,
         timeout: opts.timeout ?? this.defaultTimeout,
       });
@@ -531,7 +569,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     const reg = this.registration(endpoint);
     const target = s.info.composite ? Lwm2mPath.root() : s.info.paths[0]!;
     const options: CoapOption[] = [...uriPath(reg.rootPath, target), uintOption(OptionNumber.Observe, 1)];
-    await this.coap.request(peerOf(reg), { code: s.info.composite ? FETCH : GET, options }, { token: s.token, timeout: this.defaultTimeout });
+    await this.endpointFor(reg).request(peerOf(reg), { code: s.info.composite ? FETCH : GET, options }, { token: s.token, timeout: this.defaultTimeout });
   }
 
   private dropObservation(id: string, s: ObservationState): void {
@@ -571,7 +609,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     const full: CoapRequest = { ...req, options: [...uriPath(reg.rootPath, path), ...(req.options ?? [])] };
     let res: CoapResponse;
     try {
-      res = await this.coap.request(peerOf(reg), full, { timeout });
+      res = await this.endpointFor(reg).request(peerOf(reg), full, { timeout });
     } catch (err) {
       throw this.coapFailure(endpoint, err, opts);
     }
@@ -638,8 +676,8 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   }
 }
 
-function peerKey(p: { address: string; port: number }): string {
-  return `${p.address}:${p.port}`;
+function peerKey(p: { address: string; port: number }, secure: boolean): string {
+  return `${secure ? 'coaps' : 'coap'}://${p.address}:${p.port}`;
 }
 
 function peerOf(reg: Registration): PeerAddress {

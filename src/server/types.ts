@@ -29,6 +29,8 @@ export interface Registration {
   readonly registeredAt: number;
   readonly lastUpdate: number;
   readonly identity?: PeerIdentity;
+  /** Registered over DTLS (CoAPs). */
+  readonly secure: boolean;
 }
 
 /** What a device answered. */

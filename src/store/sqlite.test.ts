@@ -9,7 +9,7 @@ function row(endpoint: string, registrationId: string): RegistrationRow {
   return {
     endpoint, registrationId, address: '127.0.0.1', port: 5000, lifetime: 300, lwm2mVersion: '1.1',
     bindingMode: 'U', queueMode: false, smsNumber: null, objectLinks: '</1/0>,</3/0>', registeredAt: 1, lastUpdate: 2,
-    identity: null,
+    identity: null, secure: false,
   };
 }
 

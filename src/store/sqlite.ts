@@ -22,6 +22,8 @@ export interface RegistrationRow {
   lastUpdate: number;
   /** JSON of the PeerIdentity, if the transport authenticated one. */
   identity: string | null;
+  /** Registered over DTLS. */
+  secure: boolean;
 }
 
 /** An observation row: the token lets the CoAP endpoint accept notifications after a restart. */
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS registration (
   object_links TEXT NOT NULL,
   registered_at INTEGER NOT NULL,
   last_update INTEGER NOT NULL,
-  identity TEXT
+  identity TEXT,
+  secure INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS observation (
   observation_id TEXT PRIMARY KEY,
@@ -91,12 +94,12 @@ export class SqliteStore {
     const db = this.db;
     return {
       upsertRegistration: db.prepare(`INSERT INTO registration VALUES (@endpoint, @registrationId, @address, @port,
-        @lifetime, @lwm2mVersion, @bindingMode, @queueMode, @smsNumber, @objectLinks, @registeredAt, @lastUpdate, @identity)
+        @lifetime, @lwm2mVersion, @bindingMode, @queueMode, @smsNumber, @objectLinks, @registeredAt, @lastUpdate, @identity, @secure)
         ON CONFLICT(endpoint) DO UPDATE SET registration_id = excluded.registration_id, address = excluded.address,
         port = excluded.port, lifetime = excluded.lifetime, lwm2m_version = excluded.lwm2m_version,
         binding_mode = excluded.binding_mode, queue_mode = excluded.queue_mode, sms_number = excluded.sms_number,
         object_links = excluded.object_links, registered_at = excluded.registered_at, last_update = excluded.last_update,
-        identity = excluded.identity`),
+        identity = excluded.identity, secure = excluded.secure`),
       deleteRegistration: db.prepare('DELETE FROM registration WHERE endpoint = ? AND registration_id = ?'),
       allRegistrations: db.prepare('SELECT * FROM registration'),
       insertObservation: db.prepare(`INSERT OR REPLACE INTO observation VALUES (@observationId, @endpoint, @registrationId,
@@ -110,7 +113,7 @@ export class SqliteStore {
   }
 
   saveRegistration(row: RegistrationRow): void {
-    this.stmt.upsertRegistration.run({ ...row, queueMode: row.queueMode ? 1 : 0 });
+    this.stmt.upsertRegistration.run({ ...row, queueMode: row.queueMode ? 1 : 0, secure: row.secure ? 1 : 0 });
   }
 
   /** Removes the row only if it still belongs to that registration (a newer one may have replaced it). */
@@ -133,6 +136,7 @@ export class SqliteStore {
       registeredAt: r.registered_at as number,
       lastUpdate: r.last_update as number,
       identity: (r.identity as string | null) ?? null,
+      secure: r.secure === 1,
     }));
   }
 
