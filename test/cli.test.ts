@@ -98,7 +98,7 @@ test('warden server and warden client: register, serve the API, de-register on S
     rmSync(dir, { recursive: true, force: true });
   });
   const registry = process.env.WARDEN_REGISTRY_DIR ?? new URL('../../../shared/lwm2m-registry/', import.meta.url).pathname;
-  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--models', registry], {
+  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--models', registry], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WARDEN_API_TOKEN: '' },
   });
   children.push(server);

@@ -21,6 +21,14 @@ function positive(value: string): number {
 interface ServerFlags {
   data: string;
   coapPort: number;
+  coap: boolean;
+  coapsPort: number;
+  coaps: boolean;
+  dtlsCert?: string;
+  dtlsKey?: string;
+  dtlsCa?: string;
+  dtlsCrl?: string;
+  dtlsCbc: boolean;
   coapHost: string;
   apiPort: number;
   apiHost: string;
@@ -33,7 +41,15 @@ function serverOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'data directory (SQLite database, API token)', './data')
     .option('--coap-port <port>', 'LwM2M CoAP (UDP) port', port, 5683)
-    .option('--coap-host <host>', 'LwM2M CoAP listen address', '0.0.0.0')
+    .option('--no-coap', 'no plain CoAP listener (DTLS only)')
+    .option('--coaps-port <port>', 'LwM2M CoAPs (DTLS) port', port, 5684)
+    .option('--no-coaps', 'no CoAPs (DTLS) listener')
+    .option('--coap-host <host>', 'LwM2M CoAP and CoAPs listen address', '0.0.0.0')
+    .option('--dtls-cert <file>', 'server certificate chain (PEM, leaf first) for X.509 devices')
+    .option('--dtls-key <file>', 'server private key (PEM); default: generated once, kept sealed in the data directory')
+    .option('--dtls-ca <file>', 'CA certificates (PEM) that device certificates must chain to')
+    .option('--dtls-crl <file>', 'CRL file (PEM or DER) checked on every certificate handshake')
+    .option('--dtls-cbc', 'also accept the CBC cipher suites of LwM2M 1.1 (off by default)', false)
     .option('--api-port <port>', 'REST API port', port, 8080)
     .option('--api-host <host>', 'REST API listen address', '127.0.0.1')
     .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else generated into the data directory)')
@@ -55,7 +71,9 @@ function onSignals(stop: () => Promise<void>): void {
 async function runServer(flags: ServerFlags, devices: number): Promise<void> {
   const logger = createLogger(flags.logLevel);
   const warden = await startWarden({
-    dataDir: flags.data, coapPort: flags.coapPort, coapHost: flags.coapHost, apiPort: flags.apiPort,
+    dataDir: flags.data, coapPort: flags.coap ? flags.coapPort : undefined, coapsPort: flags.coaps ? flags.coapsPort : undefined,
+    dtls: { certFile: flags.dtlsCert, keyFile: flags.dtlsKey, caFile: flags.dtlsCa, crlFile: flags.dtlsCrl, cbc: flags.dtlsCbc },
+    coapHost: flags.coapHost, apiPort: flags.apiPort,
     apiHost: flags.apiHost, apiToken: flags.apiToken, modelsDir: flags.models, logger,
   });
   const clients: Lwm2mClient[] = [];

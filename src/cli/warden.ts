@@ -3,16 +3,26 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApi } from '../api/index.js';
 import { UdpTransport } from '../coap/index.js';
+import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer } from '../dtls/index.js';
+import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
+import { createCertificateVerifier } from '../dtls/x509.js';
+import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
 import { Lwm2mServer } from '../server/index.js';
-import { SqliteStore } from '../store/index.js';
+import { DtlsSessionStore, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
+import { securityAuthorizer } from './authorizer.js';
+import { readDerObjects, readPrivateKey } from './pem.js';
 
 export interface WardenOptions {
   dataDir: string;
-  coapPort: number;
+  /** Plain CoAP port; undefined: no plain CoAP listener. */
+  coapPort?: number;
   coapHost: string;
+  /** CoAPs (DTLS) port; undefined: no DTLS listener. */
+  coapsPort?: number;
+  dtls?: DtlsFiles;
   apiPort: number;
   apiHost: string;
   apiToken?: string;
@@ -20,12 +30,28 @@ export interface WardenOptions {
   logger: Logger;
 }
 
+/** Files for the DTLS server's own credentials and the trust it places in device certificates. */
+export interface DtlsFiles {
+  /** Server certificate chain (PEM), leaf first: enables X.509 mode. */
+  certFile?: string;
+  /** Server private key (PEM or PKCS#8 DER); without one a P-256 key is generated and kept sealed in the store. */
+  keyFile?: string;
+  /** CA certificates (PEM) that device certificates must chain to. */
+  caFile?: string;
+  /** CRLs (PEM or DER), read at every certificate handshake so a revocation takes effect at once. */
+  crlFile?: string;
+  /** Also offer the CBC suites LwM2M 1.1 servers must accept (off by default). */
+  cbc?: boolean;
+}
+
 export interface Warden {
   server: Lwm2mServer;
   api: FastifyInstance;
   model: ModelRegistry;
   apiUrl: string;
-  coapPort: number;
+  coapPort?: number;
+  coapsPort?: number;
+  security: SecurityStore;
   close(): Promise<void>;
 }
 
@@ -37,25 +63,79 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     for (const e of errors) o.logger.warn({ file: e.file, err: e.message }, 'object model skipped');
   }
   const store = new SqliteStore(join(o.dataDir, 'warden.db'));
-  const transport = await UdpTransport.bind(o.coapPort, o.coapHost);
-  const server = await Lwm2mServer.start({ model, store, transport, logger: o.logger.child({ layer: 'server' }) });
+  const box = SecretBox.openOrCreate(join(o.dataDir, 'secret.key'), o.logger);
+  const security = new SecurityStore(store, box);
+  const sessions = new DtlsSessionStore(store, box);
+  const transport = o.coapPort !== undefined ? await UdpTransport.bind(o.coapPort, o.coapHost) : undefined;
+  let dtls: DtlsServer | undefined;
+  if (o.coapsPort !== undefined) {
+    dtls = await startDtls(o, store, box, security);
+    const { sessions: saved, unreadable } = sessions.take();
+    const restored = dtls.importSessions(saved);
+    if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
+  }
+  if (!transport && !dtls) throw new Error('nothing to listen on: give a CoAP or a CoAPs port');
+  const server = await Lwm2mServer.start({
+    model, store, transport, secureTransport: dtls, authorize: securityAuthorizer(security),
+    logger: o.logger.child({ layer: 'server' }),
+  });
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
-  const api = await createApi({ server, model, apiToken: token, logger: o.logger.child({ layer: 'api' }) });
+  const api = await createApi({ server, model, apiToken: token, security, logger: o.logger.child({ layer: 'api' }) });
   await api.listen({ port: o.apiPort, host: o.apiHost });
   const bound = api.server.address();
   const apiUrl = `http://${o.apiHost}:${typeof bound === 'object' && bound ? bound.port : o.apiPort}`;
-  const coapPort = transport.address().port;
-  o.logger.info({ coap: `udp://${o.coapHost}:${coapPort}`, coapPort, api: apiUrl, apiToken: origin }, 'Warden server started');
+  const coapPort = transport?.address().port;
+  const coapsPort = dtls?.address().port;
+  o.logger.info({ coapPort, coapsPort, host: o.coapHost, api: apiUrl, apiToken: origin }, 'Warden server started');
   return {
     server,
     api,
     model,
     apiUrl,
     coapPort,
+    coapsPort,
+    security,
     async close() {
       await api.close();
+      // Saved before the transport closes, so devices keep their sessions across an upgrade.
+      if (dtls) sessions.save(dtls.exportSessions());
       await server.close();
       store.close();
     },
   };
+}
+
+const SERVER_KEY_SETTING = 'dtls.serverKey';
+
+/** The DTLS server's key: from a file, or generated once and kept sealed in the store. */
+function serverKey(o: WardenOptions, store: SqliteStore, box: SecretBox): KeyObject {
+  if (o.dtls?.keyFile) return readPrivateKey(o.dtls.keyFile);
+  const sealed = store.getSetting(SERVER_KEY_SETTING);
+  if (sealed) return createPrivateKey({ key: Buffer.from(box.open(Buffer.from(sealed, 'base64'), SERVER_KEY_SETTING)), format: 'der', type: 'pkcs8' });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+  store.putSetting(SERVER_KEY_SETTING, Buffer.from(box.seal(der, SERVER_KEY_SETTING)).toString('base64'));
+  o.logger.info('generated the DTLS server key (raw public key mode); it is kept sealed in the store');
+  return privateKey;
+}
+
+async function startDtls(o: WardenOptions, store: SqliteStore, box: SecretBox, security: SecurityStore): Promise<DtlsServer> {
+  const files = o.dtls ?? {};
+  const privateKey = serverKey(o, store, box);
+  const trustAnchors = files.caFile ? readDerObjects(files.caFile, 'CERTIFICATE') : [];
+  const crlFile = files.crlFile;
+  return DtlsServer.bind(o.coapsPort!, o.coapHost, {
+    pskLookup: security.pskLookup(),
+    verifyRawPublicKey: createRawPublicKeyVerifier(security.rawPublicKeyLookup()),
+    verifyCertificate: trustAnchors.length
+      ? createCertificateVerifier({ trustAnchors, crls: crlFile ? () => readDerObjects(crlFile, 'X509 CRL') : undefined, logger: o.logger })
+      : undefined,
+    certificate: files.certFile ? { chain: readDerObjects(files.certFile, 'CERTIFICATE'), privateKey } : undefined,
+    rawPublicKey: { privateKey },
+    cipherSuites: files.cbc
+      ? [...DEFAULT_SERVER_SUITES, CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, CipherSuite.TLS_PSK_WITH_AES_128_CBC_SHA256]
+      : undefined,
+    logger: o.logger.child({ layer: 'dtls' }),
+    onHandshakeFailure: (e) => o.logger.info({ peer: `${e.peer.address}:${e.peer.port}`, alert: e.alert?.message }, 'DTLS handshake failed'),
+  });
 }
