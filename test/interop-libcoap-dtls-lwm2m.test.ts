@@ -1,0 +1,73 @@
+/**
+ * LwM2M over DTLS with peers we did not write: libcoap's coap-client with OpenSSL and with GnuTLS registers with
+ * the Warden server using a PSK from the security store; the identity is bound to the endpoint name.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { DtlsServer } from '../src/dtls/index.js';
+import { securityAuthorizer } from '../src/cli/authorizer.js';
+import { SecretBox, SecurityStore } from '../src/store/index.js';
+import { startTestServer, type TestServer } from './helpers.js';
+
+/** Runs a libcoap client without blocking the event loop (the server shares this process). */
+export function libcoap(tool: string, args: string[]): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', (err) => reject(new Error(`${tool} could not run (install the Debian package libcoap3-bin): ${err.message}`)));
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, out });
+    });
+  });
+}
+
+async function secureServer(t: import('node:test').TestContext): Promise<{ ts: TestServer; security: SecurityStore; port: number }> {
+  let security!: SecurityStore;
+  const dtlsRef: { port?: number } = {};
+  const ts = await startTestServer({
+    secureTransport: await (async () => {
+      const dtls = await DtlsServer.bind(0, '127.0.0.1', { pskLookup: (id) => security.pskLookup()(id) });
+      dtlsRef.port = dtls.address().port;
+      return dtls;
+    })(),
+    authorize: (ep, id) => securityAuthorizer(security)(ep, id),
+  });
+  security = new SecurityStore(ts.store, SecretBox.fromKey(randomBytes(32)));
+  t.after(() => ts.close());
+  return { ts, security, port: dtlsRef.port! };
+}
+
+for (const lib of ['openssl', 'gnutls'] as const) {
+  const tool = `coap-client-${lib}`;
+
+  test(`${tool}: PSK registration over DTLS, bound to its endpoint; wrong keys and borrowed identities refused`, async (t) => {
+    const { ts, security, port } = await secureServer(t);
+    security.add({ endpoint: `dev-${lib}`, mode: 'psk', pskIdentity: `id-${lib}`, pskKey: Buffer.from('sixteen-byte-key') });
+    security.add({ endpoint: `other-${lib}`, mode: 'psk', pskIdentity: `other-id-${lib}`, pskKey: Buffer.from('another-16b-key!') });
+    const uri = (ep: string) => `coaps://127.0.0.1:${port}/rd?ep=${ep}&lt=60&lwm2m=1.1`;
+
+    const ok = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>,</3/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`dev-${lib}`)]);
+    assert.match(ok.out, /2\.01/, ok.out);
+    const reg = ts.server.getRegistration(`dev-${lib}`);
+    assert.ok(reg, 'registered');
+    assert.equal(reg.secure, true);
+    assert.deepEqual(reg.identity, { mode: 'psk', name: `id-${lib}` });
+
+    const borrowed = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
+    assert.match(borrowed.out, /4\.03/, 'an identity registering under another endpoint gets 4.03');
+    assert.equal(ts.server.getRegistration(`other-${lib}`), undefined);
+
+    const wrongKey = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `other-id-${lib}`, '-k', 'not-the-real-key', '-v', '7', uri(`other-${lib}`)]);
+    assert.doesNotMatch(wrongKey.out, /2\.01/);
+    const unknown = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', 'nobody', '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
+    assert.doesNotMatch(unknown.out, /2\.01/);
+    assert.equal(ts.server.getRegistration(`other-${lib}`), undefined, 'no registration from a failed handshake');
+    assert.ok(ts.server.getRegistration(`dev-${lib}`), 'the good device stays registered throughout');
+  });
+}
