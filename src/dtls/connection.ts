@@ -77,6 +77,15 @@ export class DtlsConnection {
     return this.keys !== undefined;
   }
 
+  /**
+   * A stateless server answering a ClientHello that carried a valid cookie continues from that ClientHello's
+   * record sequence number: its HelloVerifyRequest reused the first ClientHello's number (RFC 6347 §4.2.1), so
+   * starting again at 0 would make the ServerHello look like a replay of it and the client drop it.
+   */
+  continueEpoch0From(sequenceNumber: number): void {
+    if (this.writeEpoch === 0 && this.writeSeq[0]! < sequenceNumber) this.writeSeq[0] = sequenceNumber;
+  }
+
   /** The write cipher for `epoch` becomes available (it is used once a CCS moved the write epoch). */
   setWriteCipher(epoch: number, cipher: RecordCipher): void {
     this.writeCiphers[epoch] = cipher;

@@ -121,6 +121,8 @@ export class DtlsServer implements Transport {
   private readonly logger: Logger;
   private readonly cidLength: number;
   private pendingCount = 0;
+  private inflight = 0;
+  private drained: (() => void) | undefined;
   private establishedCount = 0;
   private closed = false;
 
@@ -184,6 +186,11 @@ export class DtlsServer implements Transport {
   send(datagram: Uint8Array, peer: PeerAddress): void {
     const a = this.slots.get(keyOf(peer))?.established;
     if (!a || !a.sendApplicationData(datagram)) this.logger.debug({ peer: keyOf(peer) }, 'DTLS send without an association: dropped');
+  }
+
+  /** Counts for metrics and tests: handshakes in progress (after the cookie) and established associations. */
+  stats(): { handshakes: number; associations: number; connectionIds: number } {
+    return { handshakes: this.pendingCount, associations: this.establishedCount, connectionIds: this.byCid.size };
   }
 
   /** Established associations. */
@@ -324,7 +331,7 @@ export class DtlsServer implements Transport {
       const body = encodeHelloVerifyRequest({ serverVersion: DTLS1_0, cookie });
       // RFC 6347 §4.2.1: HelloVerifyRequest reuses the ClientHello's record sequence number and message_seq.
       const out = encodeRecord(ContentType.handshake, 0, rec.sequenceNumber, encodeHandshake(HandshakeType.hello_verify_request, frag.messageSeq, body));
-      if (out.length <= datagramLength) this.socket.send(out, from.port, from.address);
+      if (out.length <= datagramLength) this.transmit(out, from);
       return undefined;
     }
     if (this.pendingCount >= (this.opts.maxHandshakes ?? 10_000)) {
@@ -349,8 +356,17 @@ export class DtlsServer implements Transport {
     s.pendingRandom = Uint8Array.prototype.slice.call(hello.random);
     this.pendingCount++;
     const raw = Uint8Array.prototype.slice.call(rec.fragment, 0, 12 + frag.length);
+    a.conn.continueEpoch0From(rec.sequenceNumber);
     a.beginWithMessage({ msgType: frag.msgType, messageSeq: frag.messageSeq, body: raw.subarray(12), raw });
     return undefined;
+  }
+
+  private transmit(d: Uint8Array, p: PeerAddress): void {
+    if (this.closed) return;
+    this.inflight++;
+    this.socket.send(d, p.port, p.address, () => {
+      if (--this.inflight === 0) this.drained?.();
+    });
   }
 
   private uniqueCid(): Uint8Array {
@@ -388,9 +404,7 @@ export class DtlsServer implements Transport {
         clock: this.clock,
         logger: this.logger,
         mtu: o.mtu ?? DEFAULT_MTU,
-        send: (d, p) => {
-          if (!this.closed) this.socket.send(d, p.port, p.address);
-        },
+        send: (d, p) => this.transmit(d, p),
         ...(o.retransmitInitial !== undefined ? { retransmitInitial: o.retransmitInitial } : {}),
         ...(o.maxRetransmissions !== undefined ? { maxRetransmissions: o.maxRetransmissions } : {}),
         ...(o.maxFailedDecryptions !== undefined ? { maxFailedDecryptions: o.maxFailedDecryptions } : {}),
@@ -493,13 +507,19 @@ export class DtlsServer implements Transport {
     this.logger.debug({ from: oldKey, to: keyOf(to) }, 'DTLS peer address changed (CID)');
   }
 
-  /** Sends close_notify to every peer and closes the socket. */
-  async close(): Promise<void> {
+  /**
+   * Sends close_notify to every peer and closes the socket. With `notify: false` the peers are not told
+   * (a restart that restores the associations from `exportSessions()`).
+   */
+  async close(opts: { notify?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     for (const slot of [...this.slots.values()]) {
-      slot.established?.close();
+      if (opts.notify === false) slot.established?.fail(new Error('server closed'), false);
+      else slot.established?.close();
       if (slot.pending) slot.pending.fail(new Error('superseded'), false);
     }
+    // Let the close_notify alerts leave before the socket goes.
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     this.closed = true;
     this.cookies.close();
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
