@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { Lwm2mClient } from '../client/index.js';
 import { createLogger } from '../log.js';
+import { clientSecurityFromFlags, type ClientSecurityFlags } from './client-security.js';
 import { registerSecurityCommands } from './security.js';
 import { startWarden } from './warden.js';
 
@@ -107,21 +108,49 @@ serverOptions(program.command('demo').description('run the server with a handful
   .option('--devices <n>', 'number of simulated devices', positive, 5)
   .action((flags: ServerFlags & { devices: number }) => runServer(flags, flags.devices));
 
+function certUsage(value: string): number {
+  const n = Number(value);
+  if (![0, 1, 2, 3].includes(n) || value.trim() === '') throw new InvalidArgumentError('a certificate usage is 0, 1, 2 or 3');
+  return n;
+}
+
+interface ClientFlags extends ClientSecurityFlags {
+  endpoint: string;
+  server?: string;
+  lifetime: number;
+  queue: boolean;
+  cid: boolean;
+  logLevel: string;
+}
+
 program
   .command('client')
-  .description('run one LwM2M client (a simulated device)')
+  .description('run one LwM2M client (a simulated device); with credentials it talks CoAPs (DTLS)')
   .requiredOption('--endpoint <name>', 'endpoint client name')
-  .option('--server <uri>', 'LwM2M server URI', 'coap://127.0.0.1:5683')
+  .option('--server <uri>', 'LwM2M server URI (default coap://127.0.0.1:5683, or coaps://127.0.0.1:5684 with credentials)')
   .option('--lifetime <seconds>', 'registration lifetime', positive, 300)
   .option('--queue', 'queue mode (sleep between exchanges)', false)
+  .option('--psk-identity <id>', 'PSK mode: the PSK identity')
+  .option('--psk-key <hex>', 'PSK mode: the key in hex, or - to read it from stdin')
+  .option('--rpk-key <file>', 'raw public key mode: own private key (PEM, P-256)')
+  .option('--server-public-key <file>', 'raw public key mode: the server public key to trust (PEM or DER)')
+  .option('--cert <file>', 'X.509 mode: own certificate chain (PEM, leaf first)')
+  .option('--key <file>', 'X.509 mode: own private key (PEM)')
+  .option('--server-cert <file>', 'X.509 mode: the server certificate (usage 1, 3) or a CA certificate (usage 0, 2)')
+  .option('--ca <file>', 'X.509 mode: trust anchors (PEM) for certificate usages 0 and 1')
+  .option('--cert-usage <n>', 'X.509 mode: certificate usage 0-3 (default 3: the server certificate is pinned)', certUsage)
+  .option('--no-cid', 'do not negotiate a DTLS Connection ID')
   .option('--log-level <level>', 'debug, info, warn or error', 'info')
-  .action(async (flags: { endpoint: string; server: string; lifetime: number; queue: boolean; logLevel: string }) => {
+  .action(async (flags: ClientFlags) => {
     const logger = createLogger(flags.logLevel);
+    const security = clientSecurityFromFlags(flags);
     const client = new Lwm2mClient({
-      endpoint: flags.endpoint, serverUri: flags.server, lifetime: flags.lifetime, queueMode: flags.queue, logger,
+      endpoint: flags.endpoint, serverUri: flags.server, security, connectionId: flags.cid,
+      lifetime: flags.lifetime, queueMode: flags.queue, logger,
     });
     await client.start();
     onSignals(() => client.stop());
+    logger.info({ endpoint: flags.endpoint, location: client.registrationLocation?.join('/'), dtls: client.dtls?.cipherSuite }, 'client registered');
   });
 
 registerSecurityCommands(program);

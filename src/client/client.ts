@@ -8,6 +8,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import {
   CoapEndpoint,
+  CoapError,
   codeToString,
   getStrings,
   Method,
@@ -39,9 +40,11 @@ import {
   type Model,
   type PathNode,
 } from '../lwm2m/index.js';
+import type { DtlsClient, DtlsClientOptions } from '../dtls/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AttributeStore } from './attribute-store.js';
 import { RequestDispatcher } from './dispatch.js';
+import { DtlsLink } from './dtls-link.js';
 import type { ClientAction, EnablerHost, ObjectEnabler } from './object.js';
 import { AccessControlObject } from './objects/access-control.js';
 import { standardObjects, type StandardObjectsOptions } from './objects/index.js';
@@ -49,6 +52,7 @@ import { ServerInstance, ServerResource } from './objects/server.js';
 import { ObservationManager } from './observe.js';
 import { objectLinks, registerQuery, type Lwm2mVersion } from './registration.js';
 import { Scheduler } from './scheduler.js';
+import { checkSchemeAndMode, dtlsClientOptions, findSecurityAccount, securityCredentials, type ClientSecurity, type SecurityAccount } from './security.js';
 import { ObjectTree } from './tree.js';
 
 /** Back-off of failed registrations (Core §6.2.1.1, Communication Retry Timer / Count / Sequence Delay). */
@@ -61,11 +65,30 @@ export interface RetryOptions {
   sequenceDelay?: number;
 }
 
+/** DTLS settings beyond the Security object. */
+export interface ClientDtlsOptions {
+  /** Initial handshake retransmission timer in ms (RFC 6347 §4.2.4.1: 1 s; RFC 7925 §11: 9 s on slow links). */
+  retransmitInitial?: number;
+  /** IANA cipher suite numbers to offer (default: CCM_8 and GCM suites for the credentials). */
+  cipherSuites?: number[];
+}
+
 export interface Lwm2mClientOptions {
   /** Endpoint Client Name (`ep`). */
   endpoint: string;
-  /** `coap://host:port` (default coap://127.0.0.1:5683). */
+  /**
+   * `coap://host[:port]` (NoSec) or `coaps://host[:port]` (DTLS); default coap://127.0.0.1:5683, or
+   * coaps://127.0.0.1:5684 with `security`. Stored in the Security object (/0/0/0).
+   */
   serverUri?: string;
+  /**
+   * Credentials, written into the standard Security object (/0/0: mode, identity/keys, certificate usage); the
+   * client reads them back from there when it connects. Default NoSec.
+   */
+  security?: ClientSecurity;
+  /** Negotiate a DTLS Connection ID (RFC 9146) so the session survives NAT rebinding (default true). */
+  connectionId?: boolean;
+  dtls?: ClientDtlsOptions;
   /** Registration lifetime in seconds (default 300). */
   lifetime?: number;
   queueMode?: boolean;
@@ -134,6 +157,8 @@ export class Lwm2mClient extends EventEmitter {
   private scheduler: Scheduler;
   private coap: CoapEndpoint | undefined;
   private gate: GatedTransport | undefined;
+  private link: DtlsLink | undefined;
+  private account: SecurityAccount | undefined;
   private peer: PeerAddress | undefined;
   private state: State = 'stopped';
   private location: string[] | undefined;
@@ -153,7 +178,13 @@ export class Lwm2mClient extends EventEmitter {
     super();
     this.options = options;
     this.endpointName = options.endpoint;
-    this.serverUri = options.serverUri ?? 'coap://127.0.0.1:5683';
+    const secured = options.security !== undefined && options.security.mode !== 'nosec';
+    this.serverUri = options.serverUri ?? (secured ? 'coaps://127.0.0.1:5684' : 'coap://127.0.0.1:5683');
+    if (options.security && options.objects) {
+      throw new Error('the security option fills the standard Security object: with your own objects, put the credentials in your Security object (/0)');
+    }
+    const credentials = options.security ? securityCredentials(options.security) : undefined;
+    if (!options.objects) checkSchemeAndMode(this.serverUri, credentials?.securityMode ?? 3);
     this.lwm2mVersion = options.lwm2mVersion ?? '1.1';
     this.queueMode = options.queueMode ?? false;
     this.awakeTime = options.queueModeAwakeTime ?? 93_000;
@@ -171,6 +202,7 @@ export class Lwm2mClient extends EventEmitter {
         ...options.standard,
         serverUri: this.serverUri,
         shortServerId,
+        ...(credentials ? { security: credentials } : {}),
         lifetime: options.lifetime ?? 300,
         binding: this.lwm2mVersion === '1.0' && this.queueMode ? 'UQ' : 'U',
       });
@@ -220,10 +252,26 @@ export class Lwm2mClient extends EventEmitter {
     return this.location;
   }
 
-  /** The local address of the client's socket (when it owns a UdpTransport). */
+  /** The local address of the client's socket (when it owns a UdpTransport or a DTLS association). */
   get localAddress(): { address: string; port: number } | undefined {
     const t = this.gate?.inner;
+    if (t instanceof DtlsLink) return t.localAddress();
     return t instanceof UdpTransport ? t.address() : undefined;
+  }
+
+  /** The DTLS association to the server (suite, Connection ID, server identity) over coaps://. */
+  get dtls(): DtlsClient | undefined {
+    return this.link?.current;
+  }
+
+  /**
+   * Moves the DTLS association to a new local port, as a NAT rebinding does, then sends an Update so the server
+   * learns the new address (the association itself follows by its Connection ID, RFC 9146 §6).
+   */
+  async rebind(): Promise<void> {
+    if (!this.link) throw new Error('rebind needs a coaps:// server');
+    await this.link.rebind();
+    if (this.state === 'registered') await this.update();
   }
 
   /**
@@ -234,8 +282,22 @@ export class Lwm2mClient extends EventEmitter {
     if (this.state !== 'stopped') throw new Error('client already started');
     this.state = 'registering';
     try {
-      this.peer = await resolvePeer(this.serverUri);
-      const inner = this.options.transport ?? (await UdpTransport.bind(0, this.peer.family === 'IPv6' ? '::' : '0.0.0.0'));
+      // The Security object is the source of truth (Core Appendix E.1); without one, the serverUri option.
+      const account = findSecurityAccount(this.tree, this.options.shortServerId ?? 1);
+      this.account = account;
+      const uri = account?.serverUri || this.serverUri;
+      const secure = checkSchemeAndMode(uri, account?.securityMode ?? 3);
+      if (secure && this.options.transport) throw new Error('a coaps:// server URI needs the client\'s own DTLS transport: do not pass `transport`');
+      if (secure) this.dtlsOptions(); // configuration errors now, not at each retry
+      this.peer = await resolvePeer(uri);
+      let inner: Transport;
+      if (secure) {
+        const peer = this.peer;
+        this.link = new DtlsLink(peer, () => this.dtlsOptions(), () => this.connectionLost());
+        inner = this.link;
+      } else {
+        inner = this.options.transport ?? (await UdpTransport.bind(0, this.peer.family === 'IPv6' ? '::' : '0.0.0.0'));
+      }
       const owned = this.options.transport === undefined || this.options.closeTransport === true;
       this.gate = new GatedTransport(inner, owned, () => this.onTraffic());
       this.coap = new CoapEndpoint(this.gate, { logger: this.logger, ...this.options.coap });
@@ -277,6 +339,7 @@ export class Lwm2mClient extends EventEmitter {
     const coap = this.coap;
     this.coap = undefined;
     this.gate = undefined;
+    this.link = undefined;
     await coap?.close();
   }
 
@@ -363,6 +426,11 @@ export class Lwm2mClient extends EventEmitter {
   }
 
   private async register(): Promise<void> {
+    // Over coaps:// the handshake comes first (again, when the association was lost); its failure is this attempt's.
+    if (this.link && !this.link.usable) {
+      await this.link.connect();
+      if ((this.state as State) === 'stopped') return;
+    }
     const server = this.serverInstance();
     const lifetime = server?.number(ServerResource.Lifetime) ?? this.options.lifetime ?? 300;
     const binding = server?.string(ServerResource.Binding) ?? 'U';
@@ -403,7 +471,8 @@ export class Lwm2mClient extends EventEmitter {
     if (binding !== this.registered!.binding) query.push(`b=${binding}`);
     const withLinks = this.objectsDirty;
     this.objectsDirty = false;
-    const options = [...uriPathOptions(this.location!), ...uriQueryOptions(query)];
+    const location = this.location;
+    const options = [...uriPathOptions(location!), ...uriQueryOptions(query)];
     let payload: Uint8Array | undefined;
     if (withLinks) {
       options.push(uintOption(OptionNumber.ContentFormat, CORE_LINK));
@@ -416,7 +485,8 @@ export class Lwm2mClient extends EventEmitter {
       if (withLinks) this.objectsDirty = true;
       throw err;
     }
-    if (this.state !== 'registered') return false;
+    // A late answer about a registration replaced meanwhile (re-registered after the association was lost).
+    if (this.state !== 'registered' || this.location !== location) return false;
     if (res.code === ResponseCode.Changed) {
       this.registered = { lifetime, binding };
       this.scheduleUpdate(lifetime);
@@ -464,7 +534,41 @@ export class Lwm2mClient extends EventEmitter {
     const coap = this.coap;
     if (!coap || !this.peer) return Promise.reject(new Error('client not started'));
     const t = timeout ?? this.options.requestTimeout;
-    return coap.request(this.peer, req, t !== undefined ? { timeout: t } : {});
+    const sent = coap.request(this.peer, req, t !== undefined ? { timeout: t } : {});
+    const link = this.link;
+    if (!link) return sent;
+    const generation = link.generation;
+    return sent.catch((err: unknown) => {
+      // No answer over DTLS: the server may have lost the association (restart without its sessions).
+      if (err instanceof CoapError && err.code === 'TIMEOUT') link.suspect(generation);
+      throw err;
+    });
+  }
+
+  /** DtlsClientOptions from the Security object as it is now. */
+  private dtlsOptions(): DtlsClientOptions {
+    const account = findSecurityAccount(this.tree, this.options.shortServerId ?? 1) ?? this.account;
+    if (!account) throw new Error('no Security object instance for the server');
+    const sec = this.options.security;
+    return dtlsClientOptions(account, {
+      connectionId: this.options.connectionId ?? true,
+      ...(sec?.mode === 'x509' && sec.trustAnchors ? { trustAnchors: sec.trustAnchors } : {}),
+      ...(this.options.dtls?.retransmitInitial !== undefined ? { retransmitInitial: this.options.dtls.retransmitInitial } : {}),
+      ...(this.options.dtls?.cipherSuites ? { cipherSuites: this.options.dtls.cipherSuites } : {}),
+      logger: this.logger,
+      clock: this.clock,
+    });
+  }
+
+  /** The DTLS association is gone (alert, close_notify, or no answers): handshake and register again. */
+  private connectionLost(): void {
+    this.scheduler.schedule(0, () => {
+      if (this.state !== 'registered') return;
+      this.logger.warn('DTLS association lost: connecting and registering again');
+      this.clearRegistrationTimers();
+      this.location = undefined;
+      this.registerLoop();
+    });
   }
 
   // ---- Requests from the server ------------------------------------------------------------
@@ -659,7 +763,7 @@ class GatedTransport implements Transport {
   }
 }
 
-/** `coap://host[:port]` to a peer address (resolving host names). */
+/** `coap://host[:port]` or `coaps://host[:port]` to a peer address (resolving host names). */
 async function resolvePeer(uri: string): Promise<PeerAddress> {
   let url: URL;
   try {
@@ -667,9 +771,9 @@ async function resolvePeer(uri: string): Promise<PeerAddress> {
   } catch {
     throw new Error(`invalid server URI "${uri}"`);
   }
-  if (url.protocol !== 'coap:') throw new Error(`unsupported server URI scheme ${url.protocol} (only coap: for now)`);
+  if (url.protocol !== 'coap:' && url.protocol !== 'coaps:') throw new Error(`unsupported server URI scheme ${url.protocol} (coap: or coaps:)`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = url.port === '' ? 5683 : Number(url.port);
+  const port = url.port === '' ? (url.protocol === 'coaps:' ? 5684 : 5683) : Number(url.port);
   if (isIP(host) === 4) return { address: host, port, family: 'IPv4' };
   if (isIP(host) === 6) return { address: host, port, family: 'IPv6' };
   const found = await lookup(host);

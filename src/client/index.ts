@@ -1,5 +1,17 @@
 /** Public surface of the LwM2M client layer. */
-export { Lwm2mClient, type Lwm2mClientOptions, type RetryOptions } from './client.js';
+export { Lwm2mClient, type ClientDtlsOptions, type Lwm2mClientOptions, type RetryOptions } from './client.js';
+export {
+  checkSchemeAndMode,
+  dtlsClientOptions,
+  findSecurityAccount,
+  securityCredentials,
+  splitDer,
+  type ClientSecurity,
+  type DtlsExtras,
+  type SecurityAccount,
+  type SecurityCredentials,
+} from './security.js';
+export { DtlsLink } from './dtls-link.js';
 export {
   BaseInstance,
   ObjectEnabler,

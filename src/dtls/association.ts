@@ -62,6 +62,8 @@ export class Association {
   private readonly queue: QueueItem[] = [];
   private busy = false;
   private future: DtlsRecord[] = [];
+  /** Application data authenticated under the new keys before our handshake finished (delivered on completion). */
+  private early: Uint8Array[] = [];
   private dupSeen = false;
   private renegotiationRefused = -1;
 
@@ -215,6 +217,9 @@ export class Association {
           // The peer finished: our final flight is no longer needed.
           if (this.flight.flight.length > 0) this.flight.clear();
           this.opts.onApplicationData?.(r.content, this);
+        } else if (rec.epoch > 0 && this.early.length < MAX_FUTURE_RECORDS) {
+          // The peer completed (its final flight may have been lost) and already sends data.
+          this.early.push(r.content);
         }
         return;
       default:
@@ -360,6 +365,9 @@ export class Association {
     this.future = [];
     if (!sentFinalFlight) this.flight.clear();
     this.opts.onEstablished?.(this, result);
+    const early = this.early;
+    this.early = [];
+    for (const d of early) if (!this.closed) this.opts.onApplicationData?.(d, this);
   }
 
   /** Encrypts and sends application data; false when not established. */
@@ -403,6 +411,7 @@ export class Association {
     this.flight.clear();
     this.queue.length = 0;
     this.future = [];
+    this.early = [];
     if (this.result) this.opts.onClose?.(this, reason);
     else this.opts.onHandshakeFailure?.(this, reason ?? new Error('DTLS handshake aborted'));
   }

@@ -63,6 +63,8 @@ export class DtlsClient implements Transport {
   private handler: DatagramHandler | undefined;
   private closed = false;
   private readonly pendingBeforeHandler: Uint8Array[] = [];
+  private inflight = 0;
+  private drained: (() => void) | undefined;
 
   private constructor(
     private socket: Socket,
@@ -100,9 +102,7 @@ export class DtlsClient implements Transport {
           clock: opts.clock ?? systemClock,
           logger,
           mtu: opts.mtu ?? DEFAULT_MTU,
-          send: (d, p) => {
-            if (!client.closed) client.socket.send(d, p.port, p.address);
-          },
+          send: (d, p) => client.transmit(d, p),
           ...(opts.retransmitInitial !== undefined ? { retransmitInitial: opts.retransmitInitial } : {}),
           ...(opts.maxRetransmissions !== undefined ? { maxRetransmissions: opts.maxRetransmissions } : {}),
           ...(opts.maxFailedDecryptions !== undefined ? { maxFailedDecryptions: opts.maxFailedDecryptions } : {}),
@@ -126,6 +126,14 @@ export class DtlsClient implements Transport {
       client = new DtlsClient(socket, association, peer, opts);
       client.listen();
       association.begin(() => machine.start());
+    });
+  }
+
+  private transmit(d: Uint8Array, p: PeerAddress): void {
+    if (this.closed) return;
+    this.inflight++;
+    this.socket.send(d, p.port, p.address, () => {
+      if (--this.inflight === 0) this.drained?.();
     });
   }
 
@@ -216,6 +224,7 @@ export class DtlsClient implements Transport {
 
   private async closeSocket(): Promise<void> {
     if (this.closed) return;
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     this.closed = true;
     this.association.fail(new Error('closed'), false);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));

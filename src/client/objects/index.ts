@@ -6,7 +6,7 @@ import { ConnectivityObject, type ConnectivityOptions } from './connectivity.js'
 import { DeviceObject, type DeviceOptions } from './device.js';
 import { FirmwareObject, type FirmwareUpdater } from './firmware.js';
 import { LocationObject, type LocationOptions } from './location.js';
-import { securityObject } from './security.js';
+import { securityObject, type SecurityOptions } from './security.js';
 import { serverObject } from './server.js';
 
 export interface StandardObjectsOptions {
@@ -14,6 +14,8 @@ export interface StandardObjectsOptions {
   shortServerId: number;
   lifetime: number;
   binding: string;
+  /** Security Mode and credentials of the Security object (default NoSec). */
+  security?: Omit<SecurityOptions, 'serverUri' | 'shortServerId' | 'bootstrapServer'>;
   defaultPmin?: number;
   defaultPmax?: number;
   device?: DeviceOptions;
@@ -35,7 +37,7 @@ function definition(model: Model, id: number): ObjectDefinition {
 export function standardObjects(model: Model, options: StandardObjectsOptions): ObjectEnabler[] {
   const device = new DeviceObject(definition(model, 3), options.device);
   return [
-    securityObject(definition(model, 0), { serverUri: options.serverUri, shortServerId: options.shortServerId }),
+    securityObject(definition(model, 0), { ...options.security, serverUri: options.serverUri, shortServerId: options.shortServerId }),
     serverObject(definition(model, 1), {
       shortServerId: options.shortServerId,
       lifetime: options.lifetime,
