@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** `warden`: the command line. Only this layer wires the others together. */
 import { Command, InvalidArgumentError } from 'commander';
-import { Lwm2mClient } from '../client/index.js';
+import { randomBytes } from 'node:crypto';
+import { Lwm2mClient, type ClientSecurity } from '../client/index.js';
 import { createLogger } from '../log.js';
 import { clientSecurityFromFlags, type ClientSecurityFlags } from './client-security.js';
 import { registerSecurityCommands } from './security.js';
@@ -79,12 +80,24 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
   });
   const clients: Lwm2mClient[] = [];
   for (let i = 1; i <= devices; i++) {
+    const endpoint = `warden-demo-${i}`;
+    // The first demo device speaks DTLS with a PSK, when the server listens for CoAPs.
+    const secure = i === 1 && warden.coapsPort !== undefined;
+    let security: ClientSecurity | undefined;
+    if (secure) {
+      const key = randomBytes(16);
+      warden.security.add({ endpoint, mode: 'psk', pskIdentity: endpoint, pskKey: key });
+      security = { mode: 'psk', identity: endpoint, key };
+    } else if (warden.coapPort === undefined) {
+      continue;
+    }
     const client = new Lwm2mClient({
-      endpoint: `warden-demo-${i}`,
-      serverUri: `coap://127.0.0.1:${warden.coapPort}`,
+      endpoint,
+      serverUri: secure ? `coaps://127.0.0.1:${warden.coapsPort}` : `coap://127.0.0.1:${warden.coapPort}`,
+      security,
       lifetime: 300,
       queueMode: i === devices && devices > 1,
-      logger: logger.child({ layer: 'client', endpoint: `warden-demo-${i}` }),
+      logger: logger.child({ layer: 'client', endpoint }),
     });
     await client.start();
     clients.push(client);
