@@ -1,5 +1,6 @@
 /** DtlsClient: a DTLS 1.2 client transport talking to one server. */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { systemClock, type Clock } from '../coap/clock.js';
 import type { PeerAddress, Transport } from '../coap/types.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -141,7 +142,7 @@ export class DtlsClient implements Transport {
     const s = this.socket;
     s.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       if (s !== this.socket || this.closed) return;
-      if (rinfo.port !== this.server.port) return;
+      if (rinfo.port !== this.server.port || (isIP(this.server.address) && rinfo.address !== this.server.address)) return;
       let records;
       try {
         records = decodeRecords(msg, this.association.conn.ownCid.length);

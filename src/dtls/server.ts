@@ -291,10 +291,10 @@ export class DtlsServer implements Transport {
           } else {
             a = slot?.pending;
           }
-        } else if (slot?.pending && (slot.pending.conn.readEpoch === rec.epoch || !slot.established)) {
-          a = slot.pending;
         } else {
-          a = slot?.established;
+          // A handshake running for this address means the peer there started over (RFC 6347 §4.2.8):
+          // its protected records belong to the new association (held until its ChangeCipherSpec).
+          a = slot?.pending ?? slot?.established;
         }
       }
       if (!a) continue;
