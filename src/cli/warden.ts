@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApi } from '../api/index.js';
 import { UdpTransport } from '../coap/index.js';
-import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer } from '../dtls/index.js';
+import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent } from '../dtls/index.js';
 import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
 import { createCertificateVerifier } from '../dtls/x509.js';
 import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
@@ -23,6 +23,8 @@ export interface WardenOptions {
   /** CoAPs (DTLS) port; undefined: no DTLS listener. */
   coapsPort?: number;
   dtls?: DtlsFiles;
+  /** Called on every completed DTLS handshake (metrics, tests). */
+  onDtlsHandshake?: (e: HandshakeEvent) => void;
   apiPort: number;
   apiHost: string;
   apiToken?: string;
@@ -97,8 +99,11 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     security,
     async close() {
       await api.close();
-      // Saved before the transport closes, so devices keep their sessions across an upgrade.
-      if (dtls) sessions.save(dtls.exportSessions());
+      // Saved, and closed without close_notify, so devices keep their sessions across an upgrade.
+      if (dtls) {
+        sessions.save(dtls.exportSessions());
+        await dtls.close({ notify: false });
+      }
       await server.close();
       store.close();
     },
@@ -136,6 +141,7 @@ async function startDtls(o: WardenOptions, store: SqliteStore, box: SecretBox, s
       ? [...DEFAULT_SERVER_SUITES, CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, CipherSuite.TLS_PSK_WITH_AES_128_CBC_SHA256]
       : undefined,
     logger: o.logger.child({ layer: 'dtls' }),
+    onHandshake: o.onDtlsHandshake,
     onHandshakeFailure: (e) => o.logger.info({ peer: `${e.peer.address}:${e.peer.port}`, alert: e.alert?.message }, 'DTLS handshake failed'),
   });
 }
