@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createApi } from '../api/index.js';
-import { UdpTransport } from '../coap/index.js';
+import { UdpTransport, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent } from '../dtls/index.js';
 import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
 import { createCertificateVerifier } from '../dtls/x509.js';
@@ -70,14 +70,15 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   const sessions = new DtlsSessionStore(store, box);
   const transport = o.coapPort !== undefined ? await UdpTransport.bind(o.coapPort, o.coapHost) : undefined;
   let dtls: DtlsServer | undefined;
+  let server: Lwm2mServer | undefined;
   if (o.coapsPort !== undefined) {
-    dtls = await startDtls(o, store, box, security);
+    dtls = await startDtls(o, store, box, security, (from, to) => server?.peerMoved(from, to, true));
     const { sessions: saved, unreadable } = sessions.take();
     const restored = dtls.importSessions(saved);
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
   }
   if (!transport && !dtls) throw new Error('nothing to listen on: give a CoAP or a CoAPs port');
-  const server = await Lwm2mServer.start({
+  server = await Lwm2mServer.start({
     model, store, transport, secureTransport: dtls, authorize: securityAuthorizer(security),
     logger: o.logger.child({ layer: 'server' }),
   });
@@ -124,7 +125,13 @@ function serverKey(o: WardenOptions, store: SqliteStore, box: SecretBox): KeyObj
   return privateKey;
 }
 
-async function startDtls(o: WardenOptions, store: SqliteStore, box: SecretBox, security: SecurityStore): Promise<DtlsServer> {
+async function startDtls(
+  o: WardenOptions,
+  store: SqliteStore,
+  box: SecretBox,
+  security: SecurityStore,
+  onPeerMoved: (from: PeerAddress, to: PeerAddress) => void,
+): Promise<DtlsServer> {
   const files = o.dtls ?? {};
   const privateKey = serverKey(o, store, box);
   const trustAnchors = files.caFile ? readDerObjects(files.caFile, 'CERTIFICATE') : [];
@@ -142,6 +149,7 @@ async function startDtls(o: WardenOptions, store: SqliteStore, box: SecretBox, s
       : undefined,
     logger: o.logger.child({ layer: 'dtls' }),
     onHandshake: o.onDtlsHandshake,
+    onPeerMoved,
     onHandshakeFailure: (e) => o.logger.info({ peer: `${e.peer.address}:${e.peer.port}`, alert: e.alert?.message }, 'DTLS handshake failed'),
   });
 }

@@ -83,6 +83,8 @@ export interface DtlsServerOptions {
   maxMessageSize?: number;
   onHandshake?: (e: HandshakeEvent) => void;
   onHandshakeFailure?: (e: HandshakeFailureEvent) => void;
+  /** An association moved to a new address (RFC 9146 §6, NAT rebinding): layers above re-address the peer. */
+  onPeerMoved?: (from: PeerAddress, to: PeerAddress) => void;
 }
 
 /** What `exportSessions()` hands out and `importSessions()` takes: opaque, secret bytes per association. */
@@ -483,7 +485,8 @@ export class DtlsServer implements Transport {
 
   /** RFC 9146 §6: a CID record authenticated from a new address moves the association there. */
   private onAddressChange(a: Association, to: PeerAddress): void {
-    const oldKey = keyOf(a.peer);
+    const from = a.peer;
+    const oldKey = keyOf(from);
     const old = this.slots.get(oldKey);
     if (old?.established === a) {
       old.established = undefined;
@@ -505,6 +508,7 @@ export class DtlsServer implements Transport {
       slot.pending = a;
     }
     this.logger.debug({ from: oldKey, to: keyOf(to) }, 'DTLS peer address changed (CID)');
+    if (a.established) this.opts.onPeerMoved?.(from, to);
   }
 
   /**

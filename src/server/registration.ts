@@ -125,6 +125,12 @@ export class Registration implements RegistrationInfo {
       this.registeredAt, now, this.identity, this.secure);
   }
 
+  /** The same registration reached at another address (the device's DTLS association moved). */
+  movedTo(peer: { address: string; port: number }): Registration {
+    return new Registration(this.registrationId, this.endpoint, peer.address, peer.port, this.lifetime, this.lwm2mVersion,
+      this.bindingMode, this.queueMode, this.smsNumber, this.objectLinks, this.registeredAt, this.lastUpdate, this.identity, this.secure);
+  }
+
   get objects(): ReadonlyMap<number, { version?: string; instances: readonly number[] }> {
     return parseObjectLinks(this.objectLinks).objects;
   }

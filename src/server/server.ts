@@ -343,6 +343,20 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     }
   }
 
+  /**
+   * The secure transport saw a device's association move to a new address (DTLS Connection ID, NAT
+   * rebinding): requests follow it at once instead of waiting for the device's next Update.
+   */
+  peerMoved(from: PeerAddress, to: PeerAddress, secure: boolean): void {
+    const reg = this.byPeer.get(peerKey(from, secure));
+    if (!reg) return;
+    const moved = reg.movedTo(to);
+    this.unindex(reg);
+    this.index(moved);
+    this.store.saveRegistration(moved.toRow());
+    this.log.info({ endpoint: reg.endpoint, to: `${to.address}:${to.port}` }, 'device address changed (DTLS Connection ID)');
+  }
+
   // ---- Registrations -----------------------------------------------------------------------
 
   registrationCount(): number {
