@@ -751,3 +751,22 @@ test('message ID reused too early with another token: a new request, and a forei
   assert.equal(Buffer.from((await p).payload).toString(), 'ours');
   await ep.close();
 });
+
+test('message IDs count per peer: traffic to others never makes a peer see an ID again within EXCHANGE_LIFETIME', async () => {
+  const clock = new ManualClock(0);
+  const [t] = MemoryTransport.pair();
+  const ep = new CoapEndpoint(t, { clock, exchangeLifetime: 247_000 });
+  const a = { address: '10.0.0.1', port: 5683 };
+  const first = ep.nextMessageId(a);
+  for (let i = 0; i < 70_000; i++) ep.nextMessageId({ address: '10.0.0.2', port: 5683 + (i % 7) });
+  assert.equal(ep.nextMessageId(a), (first + 1) & 0xffff, "another peer's traffic does not advance this peer's IDs");
+  clock.advance(200_000);
+  assert.equal(ep.nextMessageId(a), (first + 2) & 0xffff, 'a peer active within the lifetime keeps its counter');
+  clock.advance(2 * 247_000 + 1);
+  ep.nextMessageId({ address: '10.0.0.3', port: 1 });
+  clock.advance(247_000);
+  ep.nextMessageId({ address: '10.0.0.3', port: 1 });
+  assert.equal((ep as unknown as { midsCurrent: Map<string, number>; midsPrevious: Map<string, number> }).midsPrevious.has('10.0.0.1:5683'), false,
+    'a peer idle for a whole lifetime is forgotten');
+  await ep.close();
+});

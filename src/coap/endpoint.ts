@@ -203,7 +203,14 @@ export class CoapEndpoint {
   readonly blockSize: number;
   private readonly separateResponseAfter: number;
 
-  private messageId: number;
+  /**
+   * Message IDs per peer (RFC 7252 §4.4: an ID is not reused with the same endpoint within EXCHANGE_LIFETIME).
+   * One shared counter would wrap in a few seconds at fleet request rates and repeat IDs towards every
+   * device; per-peer counters live in two generations, so a peer idle for a whole lifetime is forgotten.
+   */
+  private midsCurrent = new Map<string, number>();
+  private midsPrevious = new Map<string, number>();
+  private midsRotatedAt: number;
   private handler: RequestHandler | undefined;
   private closed = false;
   private lastSweep: number;
@@ -237,8 +244,7 @@ export class CoapEndpoint {
     this.maxBlockTransfer = options.maxBlockTransfer ?? 16 * 1024 * 1024;
     this.blockSize = szxToSize(sizeToSzx(options.blockSize ?? 1024));
     this.separateResponseAfter = options.separateResponseAfter ?? 1000;
-    const r = this.random(2);
-    this.messageId = ((r[0]! << 8) | r[1]!) & 0xffff;
+    this.midsRotatedAt = this.clock.now();
     const now = this.clock.now();
     this.lastSweep = now;
     this.dedup = new DedupCache(this.exchangeLifetime, now);
@@ -317,7 +323,7 @@ export class CoapEndpoint {
         onTimeout: () => (this.pings.delete(owner), reject(new CoapError('TIMEOUT', `no answer to ping from ${peerKeyOf(peer)}`))),
       };
       this.pings.set(owner, reject);
-      const msg: CoapMessage = { type: MessageType.CON, code: 0, messageId: this.nextMessageId(), token: EMPTY, options: [], payload: EMPTY };
+      const msg: CoapMessage = { type: MessageType.CON, code: 0, messageId: this.nextMessageId(peer), token: EMPTY, options: [], payload: EMPTY };
       this.sendConfirmable(msg, peer, owner);
     });
   }
@@ -363,9 +369,22 @@ export class CoapEndpoint {
   // ---------------------------------------------------------------- sending
 
   /** @internal */
-  nextMessageId(): number {
-    this.messageId = (this.messageId + 1) & 0xffff;
-    return this.messageId;
+  nextMessageId(peer: PeerAddress): number {
+    const now = this.clock.now();
+    if (now - this.midsRotatedAt >= this.exchangeLifetime) {
+      this.midsPrevious = this.midsCurrent;
+      this.midsCurrent = new Map();
+      this.midsRotatedAt = now;
+    }
+    const key = peerKeyOf(peer);
+    let last = this.midsCurrent.get(key) ?? this.midsPrevious.get(key);
+    if (last === undefined) {
+      const r = this.random(2);
+      last = (r[0]! << 8) | r[1]!;
+    }
+    const mid = (last + 1) & 0xffff;
+    this.midsCurrent.set(key, mid);
+    return mid;
   }
 
   /** @internal */
@@ -839,11 +858,11 @@ export class CoapEndpoint {
       sx.dedup.reply = this.send(out, sx.peer);
     } else if (req.type === MessageType.CON) {
       out.type = MessageType.CON;
-      out.messageId = this.nextMessageId();
+      out.messageId = this.nextMessageId(sx.peer);
       this.sendConfirmable(out, sx.peer, sx.relation ?? ignoreOwner);
     } else {
       out.type = MessageType.NON;
-      out.messageId = this.nextMessageId();
+      out.messageId = this.nextMessageId(sx.peer);
       this.send(out, sx.peer);
       if (sx.relation) this.trackNonNotification(sx.relation, out.messageId);
     }
@@ -908,7 +927,7 @@ export class CoapEndpoint {
     const msg: CoapMessage = {
       type: confirmable ? MessageType.CON : MessageType.NON,
       code: resp.code,
-      messageId: this.nextMessageId(),
+      messageId: this.nextMessageId(rel.peer),
       token: rel.token,
       options: sortOptions(options),
       payload,
@@ -1058,7 +1077,7 @@ class ClientExchange implements TransmissionOwner {
     const msg: CoapMessage = {
       type: this.con ? MessageType.CON : MessageType.NON,
       code: this.req.code,
-      messageId: this.ep.nextMessageId(),
+      messageId: this.ep.nextMessageId(this.peer),
       token: this.token,
       options: sortOptions(options),
       payload,
