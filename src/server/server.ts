@@ -8,6 +8,7 @@ import {
   CoapEndpoint,
   CoapError,
   OptionNumber,
+  Method,
   UdpTransport,
   getUint,
   uintOption,
@@ -43,12 +44,7 @@ import type {
   WriteOpts,
 } from './types.js';
 
-const GET = 1;
-const POST = 2;
-const PUT = 3;
-const DELETE = 4;
-const FETCH = 5;
-const IPATCH = 7;
+const { GET, POST, PUT, DELETE, FETCH, iPATCH: IPATCH } = Method;
 
 export interface ServerOptions {
   model: Model;
