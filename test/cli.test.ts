@@ -124,3 +124,23 @@ test('warden server and warden client: register, serve the API, de-register on S
   server.kill('SIGTERM');
   assert.equal(await exited(server), 0);
 });
+
+test('warden demo starts the server with simulated devices, one of them over DTLS', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-demo-'));
+  const children: ChildProcess[] = [];
+  t.after(() => {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const demo = spawn(process.execPath, [MAIN, 'demo', '--devices', '3', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--api-token', 'demo-token-123'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(demo);
+  const started = await waitForLog(demo, (l) => l.msg === 'Warden server started');
+  await waitForLog(demo, (l) => typeof l.msg === 'string' && l.msg.startsWith('simulated devices registered'));
+  const res = await fetch(`${started.api}/api/clients`, { headers: { authorization: 'Bearer demo-token-123' } });
+  const clients = (await res.json()) as { endpoint: string; secure: boolean }[];
+  assert.deepEqual(clients.map((c) => [c.endpoint, c.secure]), [['warden-demo-1', true], ['warden-demo-2', false], ['warden-demo-3', false]]);
+  demo.kill('SIGTERM');
+  assert.equal(await exited(demo), 0);
+});
