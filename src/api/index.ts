@@ -8,6 +8,7 @@ import { authHook } from './auth.js';
 import { registerClientRoutes } from './clients.js';
 import { registerEvents } from './events.js';
 import { securityRoutes } from './security.js';
+import { bootstrapRoutes, type BootstrapApiHost } from './bootstrap.js';
 import type { SecurityStore } from '../store/index.js';
 
 export { ApiError, toApiError } from './api-error.js';
@@ -30,6 +31,8 @@ export interface ApiOptions {
   heartbeatMs?: number;
   /** Device security info: serves /api/security/clients when given. */
   security?: SecurityStore;
+  /** The bootstrap server: serves /api/bootstrap when given. */
+  bootstrap?: BootstrapApiHost;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -110,5 +113,6 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   registerClientRoutes(app, { server, model, isSleeping });
   registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs });
   if (opts.security) securityRoutes(app, { security: opts.security });
+  if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
   return app;
 }

@@ -39,21 +39,25 @@ import {
   type Attributes,
   type Model,
   type PathNode,
+  type ResourceValue,
 } from '../lwm2m/index.js';
-import type { DtlsClient, DtlsClientOptions } from '../dtls/index.js';
+import { DtlsAlert, type DtlsClient, type DtlsClientOptions } from '../dtls/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { AttributeStore } from './attribute-store.js';
+import { runClientBootstrap, type ClientBootstrapOptions } from './bootstrap.js';
 import { RequestDispatcher } from './dispatch.js';
 import { DtlsLink } from './dtls-link.js';
 import type { ClientAction, EnablerHost, ObjectEnabler } from './object.js';
 import { AccessControlObject } from './objects/access-control.js';
 import { standardObjects, type StandardObjectsOptions } from './objects/index.js';
+import { SecurityResource } from './objects/security.js';
 import { ServerInstance, ServerResource } from './objects/server.js';
 import { ObservationManager } from './observe.js';
 import { objectLinks, registerQuery, type Lwm2mVersion } from './registration.js';
 import { Scheduler } from './scheduler.js';
 import { checkSchemeAndMode, dtlsClientOptions, findSecurityAccount, securityCredentials, type ClientSecurity, type SecurityAccount } from './security.js';
 import { ObjectTree } from './tree.js';
+import { bool, int, opaque, str } from './value.js';
 
 /** Back-off of failed registrations (Core §6.2.1.1, Communication Retry Timer / Count / Sequence Delay). */
 export interface RetryOptions {
@@ -123,6 +127,12 @@ export interface Lwm2mClientOptions {
   requestTimeout?: number;
   /** Options of the CoAP endpoint the client creates. */
   coap?: CoapEndpointOptions;
+  /**
+   * The Bootstrap-Server account (Core §6.1). With it, the client bootstraps when /0 holds no LwM2M Server account
+   * (give neither `serverUri` nor `security` for a device that only has its factory bootstrap credentials), when
+   * the DM server refuses it `refusalsBeforeBootstrap` times in a row, and when /1/x/9 is executed.
+   */
+  bootstrap?: ClientBootstrapOptions;
 }
 
 type State = 'stopped' | 'registering' | 'registered' | 'disabled';
@@ -173,6 +183,9 @@ export class Lwm2mClient extends EventEmitter {
   private cancelSleep: (() => void) | undefined;
   private cancelTick: (() => void) | undefined;
   private waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private forceBootstrap = false;
+  private refusals = 0;
+  private bootstrapping = false;
 
   constructor(options: Lwm2mClientOptions) {
     super();
@@ -206,6 +219,7 @@ export class Lwm2mClient extends EventEmitter {
         lifetime: options.lifetime ?? 300,
         binding: this.lwm2mVersion === '1.0' && this.queueMode ? 'UQ' : 'U',
       });
+    if (options.bootstrap && !options.objects) addBootstrapAccount(objects, options.bootstrap, options.serverUri === undefined && options.security === undefined);
     this.tree = new ObjectTree(model, objects);
     const self = this;
     this.host = {
@@ -281,6 +295,19 @@ export class Lwm2mClient extends EventEmitter {
   async start(): Promise<void> {
     if (this.state !== 'stopped') throw new Error('client already started');
     this.state = 'registering';
+    if (this.options.bootstrap && (this.forceBootstrap || !findSecurityAccount(this.tree, this.options.shortServerId ?? 1))) {
+      this.forceBootstrap = false;
+      try {
+        await this.bootstrapNow();
+      } catch (err) {
+        // Rolled back: register with the previous configuration if there is one.
+        if (!findSecurityAccount(this.tree, this.options.shortServerId ?? 1)) {
+          this.state = 'stopped';
+          throw err;
+        }
+      }
+      if ((this.state as State) === 'stopped') throw new Error('client stopped');
+    }
     try {
       // The Security object is the source of truth (Core Appendix E.1); without one, the serverUri option.
       const account = findSecurityAccount(this.tree, this.options.shortServerId ?? 1);
@@ -314,6 +341,61 @@ export class Lwm2mClient extends EventEmitter {
     const registered = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.registerLoop();
     return registered;
+  }
+
+  /**
+   * Client-initiated bootstrap now (as /1/x/9 does): de-registers, bootstraps, and registers with the new
+   * configuration, or with the previous one when the bootstrap failed and was rolled back. Resolves once registered.
+   */
+  requestBootstrap(): Promise<void> {
+    if (!this.options.bootstrap) return Promise.reject(new Error('no bootstrap account configured'));
+    return this.restartWithBootstrap();
+  }
+
+  private async restartWithBootstrap(): Promise<void> {
+    if (this.bootstrapping || this.state === 'stopped') return;
+    this.bootstrapping = true;
+    const waiters = this.waiters.splice(0);
+    try {
+      await this.stop({ deregister: this.state === 'registered' });
+      this.forceBootstrap = true;
+      await this.start();
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      for (const w of waiters) w.reject(err as Error);
+      throw err;
+    } finally {
+      this.bootstrapping = false;
+    }
+  }
+
+  private async bootstrapNow(): Promise<void> {
+    this.emit('bootstrap-started');
+    try {
+      const sec = this.options.bootstrap!.security;
+      await runClientBootstrap({
+        tree: this.tree,
+        endpoint: this.endpointName,
+        version: this.lwm2mVersion,
+        preferredFormat: this.preferredFormat,
+        resolve: resolvePeer,
+        dtls: {
+          connectionId: this.options.connectionId ?? true,
+          ...(sec.mode === 'x509' && sec.trustAnchors ? { trustAnchors: sec.trustAnchors } : {}),
+          ...(this.options.dtls?.retransmitInitial !== undefined ? { retransmitInitial: this.options.dtls.retransmitInitial } : {}),
+          logger: this.logger,
+          clock: this.clock,
+        },
+        clock: this.clock,
+        logger: this.logger,
+        timeout: this.options.bootstrap!.timeout ?? 60_000,
+        ...(this.options.coap ? { coap: this.options.coap } : {}),
+      });
+      this.emit('bootstrap-finished');
+    } catch (err) {
+      this.emit('bootstrap-failed', err);
+      throw err;
+    }
   }
 
   /** De-registers (Core §6.2.3) unless `deregister` is false, then closes everything. */
@@ -400,12 +482,23 @@ export class Lwm2mClient extends EventEmitter {
     this.register().then(
       () => {
         this.attempt = 0;
+        this.refusals = 0;
         for (const w of this.waiters.splice(0)) w.resolve();
       },
       (err: unknown) => {
         if (this.state === 'stopped') return;
         this.logger.warn({ err }, 'registration failed');
         this.emit('registration-failed', err);
+        if (this.options.bootstrap && isRefusal(err)) {
+          // Every DM server refuses the client: back to the Bootstrap-Server (Core §6.2.1.1).
+          if (++this.refusals >= (this.options.bootstrap.refusalsBeforeBootstrap ?? 3)) {
+            this.refusals = 0;
+            void this.restartWithBootstrap();
+            return;
+          }
+        } else {
+          this.refusals = 0;
+        }
         const retry = this.options.retry ?? {};
         const attempts = retry.attempts ?? 5;
         const initial = retry.initialDelay ?? 60_000;
@@ -596,6 +689,9 @@ export class Lwm2mClient extends EventEmitter {
         case 'reboot':
           this.reboot();
           return;
+        case 'bootstrap':
+          void this.restartWithBootstrap();
+          return;
       }
     });
   }
@@ -761,6 +857,38 @@ class GatedTransport implements Transport {
   close(): Promise<void> {
     return this.owned ? this.inner.close() : Promise.resolve();
   }
+}
+
+/** A DM server refusing the client: 4.03 to Register, or a DTLS handshake that fails. */
+function isRefusal(err: unknown): boolean {
+  if (err instanceof Lwm2mError) return err.code === ResponseCode.Forbidden;
+  return err instanceof DtlsAlert || (err instanceof Error && /handshake/i.test(err.message));
+}
+
+/**
+ * Adds the Bootstrap-Server account to the standard Security object (at the first free instance id); `only` removes
+ * the default LwM2M Server account and Server instance, so the client starts with nothing but its bootstrap account.
+ */
+function addBootstrapAccount(objects: readonly ObjectEnabler[], bs: ClientBootstrapOptions, only: boolean): void {
+  const security = objects.find((e) => e.id === 0);
+  const server = objects.find((e) => e.id === 1);
+  if (!security) return;
+  if (only) {
+    for (const iid of security.instanceIds()) security.bootstrapDelete(iid);
+    for (const iid of server?.instanceIds() ?? []) server!.bootstrapDelete(iid);
+  }
+  const cred = securityCredentials(bs.security);
+  checkSchemeAndMode(bs.serverUri, cred.securityMode ?? 3);
+  const values: [number, ResourceValue][] = [
+    [SecurityResource.ServerUri, str(bs.serverUri)],
+    [SecurityResource.BootstrapServer, bool(true)],
+    [SecurityResource.SecurityMode, int(cred.securityMode ?? 3)],
+    [SecurityResource.PublicKeyOrIdentity, opaque(cred.publicKeyOrIdentity ?? new Uint8Array(0))],
+    [SecurityResource.ServerPublicKey, opaque(cred.serverPublicKey ?? new Uint8Array(0))],
+    [SecurityResource.SecretKey, opaque(cred.secretKey ?? new Uint8Array(0))],
+    [SecurityResource.ClientHoldOffTime, int(0)],
+  ];
+  security.bootstrapCreate(security.freeInstanceId(), values.map(([id, value]) => ({ kind: 'singleResource', id, value })));
 }
 
 /** `coap://host[:port]` or `coaps://host[:port]` to a peer address (resolving host names). */

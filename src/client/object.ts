@@ -19,7 +19,9 @@ export type ClientAction =
   /** Device reboot (/3/0/4): re-register from scratch. */
   | 'reboot'
   /** Factory reset (/3/0/5). */
-  | 'factory-reset';
+  | 'factory-reset'
+  /** Client-initiated bootstrap (Server object /1/x/9, Bootstrap-Request Trigger). */
+  | 'bootstrap';
 
 /** The services a client offers the objects it holds. One host per client, shared by all its objects. */
 export interface EnablerHost {
@@ -285,6 +287,25 @@ export class ObjectEnabler {
   delete(id: number): void {
     if (!this.creatable) throw new Lwm2mError(ResponseCode.MethodNotAllowed, `instances of object ${this.id} cannot be deleted`);
     if (!this.instances.delete(id)) throw new Lwm2mError(ResponseCode.NotFound, `no instance /${this.id}/${id}`);
+  }
+
+  /**
+   * Bootstrap-Write of an absent instance (Core §5.2.7.4): created whatever `creatable` says, without the mandatory
+   * resource check (the Bootstrap-Server may fill an instance over several writes).
+   */
+  bootstrapCreate(id: number, resources: readonly ResourceNode[]): ObjectInstance {
+    if (this.instances.has(id)) throw new Lwm2mError(ResponseCode.BadRequest, `instance /${this.id}/${id} already exists`);
+    if (!this.definition.multiple && this.instances.size > 0) throw new Lwm2mError(ResponseCode.BadRequest, `object ${this.id} is single-instance`);
+    const inst = this.factory(this.definition, id);
+    for (const r of resources) inst.write(r.id, r, true);
+    inst.bind(this);
+    this.instances.set(id, inst);
+    return inst;
+  }
+
+  /** Bootstrap-Delete (Core §5.2.7.5) of one instance, whatever `creatable` says; false if absent. */
+  bootstrapDelete(id: number): boolean {
+    return this.instances.delete(id);
   }
 
   /** Periodic value changes (simulated sensors); called on the client's value timer. */

@@ -27,6 +27,7 @@ export const ServerResource = {
   NotificationStoring: 6,
   Binding: 7,
   RegistrationUpdateTrigger: 8,
+  BootstrapRequestTrigger: 9,
   MuteSend: 23,
 } as const;
 
@@ -46,7 +47,9 @@ export class ServerInstance extends BaseInstance {
     if (options.defaultPmin !== undefined) values.push([ServerResource.DefaultPmin, int(options.defaultPmin)]);
     if (options.defaultPmax !== undefined) values.push([ServerResource.DefaultPmax, int(options.defaultPmax)]);
     if (definition.resources.has(ServerResource.MuteSend)) values.push([ServerResource.MuteSend, bool(false)]);
-    super(definition, id, values, [ServerResource.Disable, ServerResource.RegistrationUpdateTrigger]);
+    const executables: number[] = [ServerResource.Disable, ServerResource.RegistrationUpdateTrigger];
+    if (definition.resources.has(ServerResource.BootstrapRequestTrigger)) executables.push(ServerResource.BootstrapRequestTrigger);
+    super(definition, id, values, executables);
   }
 
   protected override beforeWrite(resourceId: number, value: ResourceValue): void {
@@ -74,6 +77,7 @@ export class ServerInstance extends BaseInstance {
 
   override execute(resourceId: number, _args: ExecuteArgs): void {
     if (resourceId === ServerResource.RegistrationUpdateTrigger) this.host?.trigger('update');
+    else if (resourceId === ServerResource.BootstrapRequestTrigger) this.host?.trigger('bootstrap');
     else if (resourceId === ServerResource.Disable) this.host?.trigger('disable');
     else super.execute(resourceId, _args);
   }
@@ -93,5 +97,9 @@ export class ServerInstance extends BaseInstance {
 
 /** The Server object with one instance. Instances are created by bootstrap only (Create/Delete give 4.05). */
 export function serverObject(definition: ObjectDefinition, options: ServerOptions): ObjectEnabler {
-  return new ObjectEnabler(definition, [new ServerInstance(definition, 0, options)], { creatable: false });
+  return new ObjectEnabler(definition, [new ServerInstance(definition, 0, options)], {
+    creatable: false,
+    // Instances a Bootstrap-Write creates: the written values replace these.
+    factory: (def, id) => new ServerInstance(def, id, { shortServerId: 0, lifetime: 300, binding: 'U' }),
+  });
 }

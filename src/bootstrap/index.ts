@@ -1,0 +1,6 @@
+/** Public surface of the bootstrap layer. */
+export * from './config.js';
+export { BootstrapError, type BootstrapErrorCode } from './error.js';
+export { BootstrapSession, transition, isTerminal, type BootstrapEvent, type BootstrapState } from './session.js';
+export * from './writer.js';
+export * from './server.js';
