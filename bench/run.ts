@@ -12,6 +12,7 @@ import { Lwm2mPath } from '../src/lwm2m/path.js';
 import { Lwm2mServer } from '../src/server/index.js';
 import { SqliteStore } from '../src/store/index.js';
 import { udpEcho } from './udp-echo.js';
+import { benchKeys } from './keys.js';
 import { benchHandshakes, benchRecords, benchSessionMemory, handshakeCryptoCeiling } from './dtls.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -126,6 +127,17 @@ if (!only || only === 'dtls') {
   const perSession = await benchSessionMemory(sessions);
   results.dtlsBytesPerSession = perSession;
   rows.push({ figure: `Server memory per DTLS session at ${sessions.toLocaleString('en')}`, value: `${(perSession / 1024).toFixed(2)} KiB`, target: '< 4 KiB' });
+}
+
+if (!only || only === 'keys') {
+  const k = await benchKeys(quick ? 100_000 : 1_000_000);
+  Object.assign(results, { ...k });
+  const perSec = (n: number | undefined) => (n === undefined ? 'n/a' : `${Math.round(n)}/s`);
+  rows.push({ figure: 'Factory keys derived, software store (HMAC-SHA256)', value: perSec(k.softwareHmacKeysPerSec) });
+  rows.push({ figure: 'Factory keys derived, software store (AES-CMAC)', value: perSec(k.softwareCmacKeysPerSec) });
+  rows.push({ figure: 'Factory keys derived, SoftHSM2 (CKM_SHA256_HMAC)', value: perSec(k.softhsmHmacKeysPerSec) });
+  rows.push({ figure: 'Factory keys derived, SoftHSM2 (CKM_AES_CMAC)', value: perSec(k.softhsmCmacKeysPerSec) });
+  rows.push({ figure: `Factory list, ${k.factoryListDevices.toLocaleString('en')} devices (software)`, value: `${k.factoryListSeconds.toFixed(1)} s`, target: quick ? '' : '< 60 s' });
 }
 
 const width = [56, 14, 34, 12];

@@ -1,0 +1,323 @@
+/**
+ * Keys in a PKCS#11 token through `pkcs11js` (the PKCS#11 2.40 binding that graphene-pk11 itself sits on; we use it
+ * directly for a thin, explicit mapping onto C_* calls). Keys are generated inside the token as CKA_TOKEN,
+ * CKA_SENSITIVE and not CKA_EXTRACTABLE, so their value can never be read out; the PRF is C_Sign with CKM_SHA256_HMAC
+ * (generic secret) or CKM_AES_CMAC (AES), and seal/open use CKM_AES_GCM.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { checkLabel, KEY_BYTES, KeyStoreError, type KeyStore, type SecretKeyType } from './key-store.js';
+
+type Pkcs11Module = typeof import('pkcs11js');
+type PKCS11 = import('pkcs11js').PKCS11;
+type Handle = Buffer;
+
+const NONCE = 12;
+const TAG = 16;
+
+let loaded: Pkcs11Module | undefined;
+
+/** Loads pkcs11js lazily so the software store works where the native module is missing. */
+function pkcs11js(): Pkcs11Module {
+  if (!loaded) {
+    try {
+      loaded = createRequire(import.meta.url)('pkcs11js') as Pkcs11Module;
+    } catch (err) {
+      throw new KeyStoreError('UNAVAILABLE', `the npm package pkcs11js is not installed or did not build: ${(err as Error).message}`);
+    }
+  }
+  return loaded;
+}
+
+/** Where the token is. `slot` is a slot ID, or else an index into the list of slots with a token. */
+export interface Pkcs11Options {
+  module: string;
+  slot?: number;
+  /** Alternative to `slot`: the token's label. */
+  tokenLabel?: string;
+  pin: string;
+}
+
+function code(err: unknown): number | undefined {
+  return typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined;
+}
+
+/** Names the PKCS#11 error without echoing inputs (a PIN never appears). */
+function tokenError(what: string, err: unknown): KeyStoreError {
+  const p = loaded;
+  const c = code(err);
+  const name = p && c !== undefined ? Object.keys(p).find((k) => k.startsWith('CKR_') && (p as unknown as Record<string, unknown>)[k] === c) : undefined;
+  return new KeyStoreError('TOKEN', `${what} failed: ${name ?? (err as Error).message}`);
+}
+
+/** One loaded, initialised library per module path: C_Finalize would end every other store's session (PKCS#11 §5.4). */
+const libraries = new Map<string, { p: PKCS11; refs: number }>();
+
+function release(module: string): void {
+  const lib = libraries.get(module);
+  if (!lib || --lib.refs > 0) return;
+  libraries.delete(module);
+  try {
+    lib.p.C_Finalize();
+  } catch {
+    /* nothing left to release */
+  }
+}
+
+interface KeyRef {
+  handle: Handle;
+  type: SecretKeyType;
+}
+
+/** A PKCS#11 token session holding Warden's keys. One session, calls serialised (PKCS#11 §5.6: one operation at a time). */
+export class Pkcs11KeyStore implements KeyStore {
+  readonly kind = 'pkcs11' as const;
+  readonly #p: PKCS11;
+  readonly #m: Pkcs11Module;
+  readonly #session: Handle;
+  readonly #keys = new Map<string, KeyRef>();
+  #closed = false;
+
+  readonly #module: string;
+
+  private constructor(m: Pkcs11Module, p: PKCS11, session: Handle, module: string) {
+    this.#module = module;
+    this.#m = m;
+    this.#p = p;
+    this.#session = session;
+  }
+
+  /** Loads the module, opens a read-write session on the slot and logs in as the user. */
+  static async open(options: Pkcs11Options): Promise<Pkcs11KeyStore> {
+    const m = pkcs11js();
+    let lib = libraries.get(options.module);
+    if (!lib) {
+      const p = new m.PKCS11();
+      try {
+        p.load(options.module);
+      } catch (err) {
+        throw new KeyStoreError('UNAVAILABLE', `cannot load the PKCS#11 module ${options.module}: ${(err as Error).message}`);
+      }
+      try {
+        p.C_Initialize();
+      } catch (err) {
+        if (code(err) !== m.CKR_CRYPTOKI_ALREADY_INITIALIZED) throw tokenError('C_Initialize', err);
+      }
+      lib = { p, refs: 0 };
+      libraries.set(options.module, lib);
+    }
+    const p = lib.p;
+    lib.refs++;
+    try {
+      const slots = p.C_GetSlotList(true);
+      let slot: Handle | undefined;
+      if (options.tokenLabel !== undefined) {
+        slot = slots.find((s) => p.C_GetTokenInfo(s).label.trim() === options.tokenLabel);
+      } else if (options.slot !== undefined) {
+        const id = BigInt(options.slot);
+        slot = slots.find((s) => (s.length === 8 ? s.readBigUInt64LE() : BigInt(s.readUInt32LE())) === id) ?? slots[options.slot];
+      } else {
+        slot = slots[0];
+      }
+      if (!slot) throw new KeyStoreError('TOKEN', `no token in slot ${options.tokenLabel ?? options.slot ?? 0} (${slots.length} slot(s) with a token)`);
+      const session = p.C_OpenSession(slot, m.CKF_SERIAL_SESSION | m.CKF_RW_SESSION);
+      try {
+        p.C_Login(session, m.CKU_USER, options.pin);
+      } catch (err) {
+        if (code(err) !== m.CKR_USER_ALREADY_LOGGED_IN) {
+          p.C_CloseSession(session);
+          if (code(err) === m.CKR_PIN_INCORRECT) throw new KeyStoreError('BAD_PASSPHRASE', 'wrong PIN for the PKCS#11 token');
+          throw err;
+        }
+      }
+      return new Pkcs11KeyStore(m, p, session, options.module);
+    } catch (err) {
+      release(options.module);
+      if (err instanceof KeyStoreError) throw err;
+      throw tokenError('opening the PKCS#11 token', err);
+    }
+  }
+
+  #live(): void {
+    if (this.#closed) throw new KeyStoreError('CLOSED', 'the key store is closed');
+  }
+
+  #find(label: string): KeyRef | undefined {
+    this.#live();
+    const cached = this.#keys.get(label);
+    if (cached) return cached;
+    const m = this.#m;
+    this.#p.C_FindObjectsInit(this.#session, [
+      { type: m.CKA_CLASS, value: m.CKO_SECRET_KEY },
+      { type: m.CKA_LABEL, value: label },
+    ]);
+    let handles: Handle[];
+    try {
+      handles = this.#p.C_FindObjects(this.#session, 2);
+    } finally {
+      this.#p.C_FindObjectsFinal(this.#session);
+    }
+    if (handles.length === 0) return undefined;
+    if (handles.length > 1) throw new KeyStoreError('TOKEN', `more than one key labelled ${label} in the token`);
+    const handle = handles[0]!;
+    const [kt, len] = this.#p.C_GetAttributeValue(this.#session, handle, [{ type: m.CKA_KEY_TYPE }, { type: m.CKA_VALUE_LEN }]);
+    const keyType = kt!.value.readUInt32LE();
+    const bytes = len!.value.length >= 4 ? len!.value.readUInt32LE() : 0;
+    let type: SecretKeyType;
+    if (keyType === m.CKK_GENERIC_SECRET) type = 'hmac-sha256';
+    else if (keyType === m.CKK_AES && (bytes === 16 || bytes === 32)) type = bytes === 16 ? 'aes-128' : 'aes-256';
+    else throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} in the token is neither a generic secret nor AES-128/256`);
+    const ref = { handle, type };
+    this.#keys.set(label, ref);
+    return ref;
+  }
+
+  #get(label: string): KeyRef {
+    const k = this.#find(label);
+    if (!k) throw new KeyStoreError('NO_KEY', `no key labelled ${label} in the token`);
+    return k;
+  }
+
+  async hasKey(label: string): Promise<boolean> {
+    return this.#find(label) !== undefined;
+  }
+
+  async keyType(label: string): Promise<SecretKeyType | undefined> {
+    return this.#find(label)?.type;
+  }
+
+  #template(label: string, type: SecretKeyType): { type: number; value: number | boolean | string }[] {
+    const m = this.#m;
+    const aes = type !== 'hmac-sha256';
+    return [
+      { type: m.CKA_CLASS, value: m.CKO_SECRET_KEY },
+      { type: m.CKA_KEY_TYPE, value: aes ? m.CKK_AES : m.CKK_GENERIC_SECRET },
+      { type: m.CKA_LABEL, value: label },
+      { type: m.CKA_TOKEN, value: true },
+      { type: m.CKA_PRIVATE, value: true },
+      { type: m.CKA_SENSITIVE, value: true },
+      { type: m.CKA_EXTRACTABLE, value: false },
+      { type: m.CKA_SIGN, value: true },
+      { type: m.CKA_VERIFY, value: true },
+      { type: m.CKA_ENCRYPT, value: aes },
+      { type: m.CKA_DECRYPT, value: aes },
+      { type: m.CKA_WRAP, value: false },
+      { type: m.CKA_DERIVE, value: false },
+    ];
+  }
+
+  async generateSecretKey(label: string, options: { type: SecretKeyType }): Promise<void> {
+    checkLabel(label);
+    const { type } = options;
+    if (!(type in KEY_BYTES)) throw new KeyStoreError('INVALID', `unknown key type ${String(type)}`);
+    if (this.#find(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
+    const m = this.#m;
+    const mechanism = type === 'hmac-sha256' ? m.CKM_GENERIC_SECRET_KEY_GEN : m.CKM_AES_KEY_GEN;
+    try {
+      const handle = this.#p.C_GenerateKey(this.#session, { mechanism }, [...this.#template(label, type), { type: m.CKA_VALUE_LEN, value: KEY_BYTES[type] }]);
+      this.#keys.set(label, { handle, type });
+    } catch (err) {
+      throw tokenError(`generating key ${label}`, err);
+    }
+  }
+
+  /**
+   * Creates a key from a known value (C_CreateObject), with the same non-extractable attributes. For migrating a key
+   * into the token and for test fixtures; generateSecretKey is the normal way.
+   */
+  async importSecretKey(label: string, type: SecretKeyType, value: Uint8Array): Promise<void> {
+    checkLabel(label);
+    if (value.length !== KEY_BYTES[type]) throw new KeyStoreError('INVALID', `a ${type} key is ${KEY_BYTES[type]} bytes`);
+    if (this.#find(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
+    try {
+      const handle = this.#p.C_CreateObject(this.#session, [...this.#template(label, type), { type: this.#m.CKA_VALUE, value: Buffer.from(value) }]);
+      this.#keys.set(label, { handle, type });
+    } catch (err) {
+      throw tokenError(`importing key ${label}`, err);
+    }
+  }
+
+  async prf(label: string, data: Uint8Array): Promise<Uint8Array> {
+    const k = this.#get(label);
+    const hmac = k.type === 'hmac-sha256';
+    try {
+      this.#p.C_SignInit(this.#session, { mechanism: hmac ? this.#m.CKM_SHA256_HMAC : this.#m.CKM_AES_CMAC }, k.handle);
+      return this.#p.C_Sign(this.#session, Buffer.from(data.buffer, data.byteOffset, data.length), Buffer.alloc(hmac ? 32 : 16));
+    } catch (err) {
+      throw tokenError(`PRF with key ${label}`, err);
+    }
+  }
+
+  #gcm(nonce: Buffer, aad: Uint8Array): import('pkcs11js').Mechanism {
+    return {
+      mechanism: this.#m.CKM_AES_GCM,
+      parameter: { type: this.#m.CK_PARAMS_AES_GCM, iv: nonce, aad: Buffer.from(aad), ivBits: NONCE * 8, tagBits: TAG * 8 } as import('pkcs11js').AesGCM,
+    };
+  }
+
+  async seal(label: string, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    const k = this.#get(label);
+    if (k.type === 'hmac-sha256') throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not an AES key`);
+    const nonce = randomBytes(NONCE);
+    try {
+      this.#p.C_EncryptInit(this.#session, this.#gcm(nonce, aad), k.handle);
+      const ct = this.#p.C_Encrypt(this.#session, Buffer.from(plaintext), Buffer.alloc(plaintext.length + TAG));
+      return Buffer.concat([nonce, ct]);
+    } catch (err) {
+      throw tokenError(`sealing with key ${label}`, err);
+    }
+  }
+
+  async open(label: string, sealed: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    const k = this.#get(label);
+    if (k.type === 'hmac-sha256') throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not an AES key`);
+    if (sealed.length < NONCE + TAG) throw new KeyStoreError('SEAL_FAILED', 'sealed data is too short');
+    const s = Buffer.from(sealed);
+    try {
+      this.#p.C_DecryptInit(this.#session, this.#gcm(s.subarray(0, NONCE), aad), k.handle);
+      return this.#p.C_Decrypt(this.#session, s.subarray(NONCE), Buffer.alloc(s.length));
+    } catch {
+      throw new KeyStoreError('SEAL_FAILED', 'sealed data does not open: tampered with, or sealed under another key or context');
+    }
+  }
+
+  /** Reads CKA_VALUE of a key: always fails for keys this store made (tests prove non-extractability with it). */
+  tryReadKeyValue(label: string): Buffer {
+    const k = this.#get(label);
+    try {
+      return this.#p.C_GetAttributeValue(this.#session, k.handle, [{ type: this.#m.CKA_VALUE }])[0]!.value;
+    } catch (err) {
+      throw tokenError(`reading key ${label}`, err);
+    }
+  }
+
+  /** Attributes that make a key non-exportable, as the token reports them. */
+  keyAttributes(label: string): { token: boolean; sensitive: boolean; extractable: boolean; neverExtractable: boolean } {
+    const k = this.#get(label);
+    const m = this.#m;
+    const r = this.#p.C_GetAttributeValue(this.#session, k.handle, [
+      { type: m.CKA_TOKEN },
+      { type: m.CKA_SENSITIVE },
+      { type: m.CKA_EXTRACTABLE },
+      { type: m.CKA_NEVER_EXTRACTABLE },
+    ]);
+    const b = (i: number) => r[i]!.value[0] === 1;
+    return { token: b(0), sensitive: b(1), extractable: b(2), neverExtractable: b(3) };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#keys.clear();
+    try {
+      this.#p.C_Logout(this.#session);
+    } catch {
+      /* session may be gone */
+    }
+    try {
+      this.#p.C_CloseSession(this.#session);
+    } finally {
+      release(this.#module);
+    }
+  }
+}
