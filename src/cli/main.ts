@@ -27,6 +27,10 @@ interface ServerFlags {
   coap: boolean;
   coapsPort: number;
   coaps: boolean;
+  bootstrapPort: number;
+  bootstrapsPort: number;
+  bootstrap: boolean;
+  dmUri?: string;
   dtlsCert?: string;
   dtlsKey?: string;
   dtlsCa?: string;
@@ -47,6 +51,10 @@ function serverOptions(cmd: Command): Command {
     .option('--no-coap', 'no plain CoAP listener (DTLS only)')
     .option('--coaps-port <port>', 'LwM2M CoAPs (DTLS) port', port, 5684)
     .option('--no-coaps', 'no CoAPs (DTLS) listener')
+    .option('--bootstrap-port <port>', 'bootstrap server CoAP port', port, 5783)
+    .option('--bootstraps-port <port>', 'bootstrap server CoAPs (DTLS) port; factory keys come from the key store', port, 5784)
+    .option('--no-bootstrap', 'no bootstrap server')
+    .option('--dm-uri <uri>', 'LwM2M server URI written into devices at bootstrap (default coaps://127.0.0.1:<coaps port>)')
     .option('--coap-host <host>', 'LwM2M CoAP and CoAPs listen address', '0.0.0.0')
     .option('--dtls-cert <file>', 'server certificate chain (PEM, leaf first) for X.509 devices')
     .option('--dtls-key <file>', 'server private key (PEM); default: generated once, kept sealed in the data directory')
@@ -76,6 +84,9 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
   const warden = await startWarden({
     dataDir: flags.data, coapPort: flags.coap ? flags.coapPort : undefined, coapsPort: flags.coaps ? flags.coapsPort : undefined,
     dtls: { certFile: flags.dtlsCert, keyFile: flags.dtlsKey, caFile: flags.dtlsCa, crlFile: flags.dtlsCrl, cbc: flags.dtlsCbc },
+    bootstrapPort: flags.bootstrap ? flags.bootstrapPort : undefined,
+    bootstrapsPort: flags.bootstrap ? flags.bootstrapsPort : undefined,
+    dmServerUri: flags.dmUri,
     coapHost: flags.coapHost, apiPort: flags.apiPort,
     apiHost: flags.apiHost, apiToken: flags.apiToken, modelsDir: flags.models, logger,
   });

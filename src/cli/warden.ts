@@ -1,7 +1,10 @@
 /** Wires the layers into a running Warden: store, model, LwM2M server and the REST API. */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
 import { createApi } from '../api/index.js';
+import { BootstrapServer, bootstrapPskLookup, type FactoryKeys } from '../bootstrap/index.js';
+import { FactoryKeyDeriver, type KeyStore } from '../keys/index.js';
 import { UdpTransport, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent } from '../dtls/index.js';
 import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
@@ -13,6 +16,7 @@ import { Lwm2mServer } from '../server/index.js';
 import { DtlsSessionStore, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
+import { FACTORY_MASTER_LABEL, openKeyStore, type KeysCliIo } from './keys.js';
 import { readDerObjects, readPrivateKey } from './pem.js';
 
 export interface WardenOptions {
@@ -23,6 +27,11 @@ export interface WardenOptions {
   /** CoAPs (DTLS) port; undefined: no DTLS listener. */
   coapsPort?: number;
   dtls?: DtlsFiles;
+  /** Bootstrap server: plain CoAP port (5783) and CoAPs port (5784); undefined: not started. */
+  bootstrapPort?: number;
+  bootstrapsPort?: number;
+  /** The DM server URI written into devices at bootstrap (default coaps://127.0.0.1:<CoAPs port>). */
+  dmServerUri?: string;
   /** Called on every completed DTLS handshake (metrics, tests). */
   onDtlsHandshake?: (e: HandshakeEvent) => void;
   apiPort: number;
@@ -53,6 +62,9 @@ export interface Warden {
   apiUrl: string;
   coapPort?: number;
   coapsPort?: number;
+  bootstrap?: BootstrapServer;
+  bootstrapPort?: number;
+  bootstrapsPort?: number;
   security: SecurityStore;
   close(): Promise<void>;
 }
@@ -82,14 +94,19 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     model, store, transport, secureTransport: dtls, authorize: securityAuthorizer(security),
     logger: o.logger.child({ layer: 'server' }),
   });
+  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port);
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
-  const api = await createApi({ server, model, apiToken: token, security, logger: o.logger.child({ layer: 'api' }) });
+  const api = await createApi({
+    server, model, apiToken: token, security, bootstrap: boot?.server, logger: o.logger.child({ layer: 'api' }),
+  });
   await api.listen({ port: o.apiPort, host: o.apiHost });
   const bound = api.server.address();
   const apiUrl = `http://${o.apiHost}:${typeof bound === 'object' && bound ? bound.port : o.apiPort}`;
   const coapPort = transport?.address().port;
   const coapsPort = dtls?.address().port;
-  o.logger.info({ coapPort, coapsPort, host: o.coapHost, api: apiUrl, apiToken: origin }, 'Warden server started');
+  o.logger.info({
+    coapPort, coapsPort, bootstrapPort: boot?.port, bootstrapsPort: boot?.securePort, host: o.coapHost, api: apiUrl, apiToken: origin,
+  }, 'Warden server started');
   return {
     server,
     api,
@@ -97,9 +114,14 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     apiUrl,
     coapPort,
     coapsPort,
+    bootstrap: boot?.server,
+    bootstrapPort: boot?.port,
+    bootstrapsPort: boot?.securePort,
     security,
     async close() {
       await api.close();
+      await boot?.server.close();
+      await boot?.keyStore?.close();
       // Saved, and closed without close_notify, so devices keep their sessions across an upgrade.
       if (dtls) {
         sessions.save(dtls.exportSessions());
@@ -152,4 +174,65 @@ async function startDtls(
     onPeerMoved,
     onHandshakeFailure: (e) => o.logger.info({ peer: `${e.peer.address}:${e.peer.port}`, alert: e.alert?.message }, 'DTLS handshake failed'),
   });
+}
+
+/**
+ * Factory keys come from the key store when `warden keys init` made one and its secret is in the environment
+ * (WARDEN_KEYSTORE_PASS, or WARDEN_PKCS11_PIN for a token); the server never prompts.
+ */
+async function factoryKeys(o: WardenOptions): Promise<{ keys: FactoryKeys & { endpointFor(identity: string): string | undefined }; store: KeyStore } | undefined> {
+  const hasSoftware = existsSync(join(o.dataDir, 'keystore.json'));
+  const hasToken = existsSync(join(o.dataDir, 'pkcs11.json'));
+  if (!hasSoftware && !hasToken) return undefined;
+  if (hasToken ? !process.env.WARDEN_PKCS11_PIN : !process.env.WARDEN_KEYSTORE_PASS) {
+    o.logger.warn(`a key store exists but ${hasToken ? 'WARDEN_PKCS11_PIN' : 'WARDEN_KEYSTORE_PASS'} is not set: factory keys are not available to bootstrap`);
+    return undefined;
+  }
+  const noPrompt: KeysCliIo = {
+    env: process.env,
+    out: () => {},
+    err: () => {},
+    progress: () => {},
+    askSecret: () => Promise.reject(new Error('the server never prompts for a secret')),
+  };
+  const store = await openKeyStore({ data: o.dataDir }, noPrompt);
+  if (!(await store.hasKey(FACTORY_MASTER_LABEL))) {
+    await store.close();
+    return undefined;
+  }
+  const deriver = new FactoryKeyDeriver(store, { masterLabel: FACTORY_MASTER_LABEL, keyVersion: 1 });
+  return {
+    store,
+    keys: {
+      keyFor: (identity) => deriver.keyFor(identity),
+      endpointFor: (identity) => deriver.parseIdentity(identity)?.endpoint,
+    },
+  };
+}
+
+async function startBootstrap(
+  o: WardenOptions,
+  store: SqliteStore,
+  box: SecretBox,
+  security: SecurityStore,
+  model: ModelRegistry,
+  coapsPort: number | undefined,
+): Promise<{ server: BootstrapServer; port?: number; securePort?: number; keyStore?: KeyStore } | undefined> {
+  if (o.bootstrapPort === undefined && o.bootstrapsPort === undefined) return undefined;
+  const factory = await factoryKeys(o);
+  const plain = o.bootstrapPort !== undefined ? await UdpTransport.bind(o.bootstrapPort, o.coapHost) : undefined;
+  const secure = o.bootstrapsPort !== undefined
+    ? await DtlsServer.bind(o.bootstrapsPort, o.coapHost, {
+        pskLookup: bootstrapPskLookup({ factoryKeys: factory?.keys }),
+        logger: o.logger.child({ layer: 'bootstrap-dtls' }),
+      })
+    : undefined;
+  const server = await BootstrapServer.start({
+    transport: plain, secureTransport: secure, store, security, box, model,
+    dmServerUri: o.dmServerUri ?? `coaps://127.0.0.1:${coapsPort ?? 5684}`,
+    factoryKeys: factory?.keys,
+    endpointForIdentity: factory ? (id) => factory.keys.endpointFor(id) ?? id : undefined,
+    logger: o.logger.child({ layer: 'bootstrap' }),
+  });
+  return { server, port: plain?.address().port, securePort: secure?.address().port, keyStore: factory?.store };
 }
