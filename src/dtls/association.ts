@@ -8,7 +8,7 @@ import type { PeerAddress } from '../coap/types.js';
 import type { Logger } from '../log.js';
 import { alert, AlertDescription, AlertLevel, decodeAlert, DtlsAlert, encodeAlert } from './alert.js';
 import { DtlsConnection } from './connection.js';
-import { FlightTimer, type FlightItem } from './flight.js';
+import { FlightTimer, type FlightItem, type FlightTimerOptions } from './flight.js';
 import { fragmentMessage, HandshakeReassembler, type HandshakeMessage } from './fragment.js';
 import type { HandshakeMachine, HandshakeResult, OutItem, StepResult } from './handshake.js';
 import { decodeHandshakeFragments, HANDSHAKE_HEADER_LENGTH, HandshakeType } from './messages.js';
@@ -18,12 +18,18 @@ import { ContentType, type DtlsRecord } from './record.js';
 export const DEFAULT_MTU = 1200;
 /** Records of the next epoch held until the ChangeCipherSpec that opens it (UDP reordering). */
 const MAX_FUTURE_RECORDS = 8;
+/** The ChangeCipherSpec message (RFC 5246 §7.1), shared by every flight; never written to. */
+const CCS_MESSAGE = Uint8Array.of(1);
 /** Records waiting while an asynchronous step (PSK lookup, certificate check) runs. */
 const MAX_QUEUED = 64;
 
+/**
+ * Options shared by every association of a server (one object, no per-association closures): the callbacks
+ * receive the association. `peer` and `restored` may instead be passed to the constructor.
+ */
 export interface AssociationOptions {
   isClient: boolean;
-  peer: PeerAddress;
+  peer?: PeerAddress;
   clock: Clock;
   logger: Logger;
   /** Puts a datagram on the wire to the association's current peer address. */
@@ -47,23 +53,25 @@ export interface AssociationOptions {
 
 type QueueItem = { rec: DtlsRecord; from: PeerAddress } | undefined;
 
-export class Association {
+/** What an established association keeps of its handshake (the keys live in `conn`). */
+export type EstablishedResult = Omit<HandshakeResult, 'keys' | 'ownCid' | 'peerCid'>;
+
+export class Association implements FlightTimerOptions {
   readonly conn: DtlsConnection;
   machine: HandshakeMachine | undefined;
   peer: PeerAddress;
-  result: HandshakeResult | undefined;
+  result: EstablishedResult | undefined;
   closed = false;
   /** Wall time (clock) of the last authenticated record. */
   lastActivity: number;
   private reassembler: HandshakeReassembler | undefined;
   private readonly flight: FlightTimer;
-  private readonly mtu: number;
   private nextReceiveSeq = 0;
-  private readonly queue: QueueItem[] = [];
+  private queue: QueueItem[] = [];
   private busy = false;
-  private future: DtlsRecord[] = [];
+  private future: DtlsRecord[] | undefined;
   /** Application data authenticated under the new keys before our handshake finished (delivered on completion). */
-  private early: Uint8Array[] = [];
+  private early: Uint8Array[] | undefined;
   private dupSeen = false;
   private renegotiationRefused = -1;
 
@@ -71,21 +79,24 @@ export class Association {
     private readonly opts: AssociationOptions,
     machine?: HandshakeMachine,
     firstReceiveSeq = 0,
+    peer?: PeerAddress,
+    restored?: DtlsConnection,
   ) {
-    this.conn = opts.restored ?? new DtlsConnection(opts.isClient, opts.maxFailedDecryptions);
+    restored ??= opts.restored;
+    this.conn = restored ?? new DtlsConnection(opts.isClient, opts.maxFailedDecryptions);
     const c = this.conn;
-    if (opts.restored && c.suite && c.keys) {
+    if (restored && c.suite && c.established) {
       this.result = {
         suite: c.suite,
-        keys: c.keys,
         session: c.session ?? { id: new Uint8Array(0), masterSecret: new Uint8Array(0), cipherSuite: c.suite.id, extendedMasterSecret: true },
         resumed: false,
         nextReceiveSeq: 0,
         ...(c.identity ? { identity: c.identity } : {}),
       };
     }
-    this.peer = opts.peer;
-    this.mtu = opts.mtu ?? 1200;
+    const at = peer ?? opts.peer;
+    if (!at) throw new TypeError('Association needs a peer address');
+    this.peer = at;
     this.lastActivity = opts.clock.now();
     this.machine = machine;
     if (machine) {
@@ -93,14 +104,26 @@ export class Association {
       if (opts.maxMessageSize !== undefined) ro.maxMessageSize = opts.maxMessageSize;
       this.reassembler = new HandshakeReassembler(ro);
     }
-    const fo: ConstructorParameters<typeof FlightTimer>[0] = {
-      clock: opts.clock,
-      transmit: (items) => this.transmit(items),
-      onGiveUp: () => this.fail(new Error('DTLS handshake timed out'), false),
-    };
-    if (opts.retransmitInitial !== undefined) fo.initial = opts.retransmitInitial;
-    if (opts.maxRetransmissions !== undefined) fo.maxRetransmissions = opts.maxRetransmissions;
-    this.flight = new FlightTimer(fo);
+    // The association is the timer's host (FlightTimerOptions): no closures per association.
+    this.flight = new FlightTimer(this);
+  }
+
+  /** FlightTimerOptions: the clock and timer settings come from the shared options. */
+  get clock(): Clock {
+    return this.opts.clock;
+  }
+
+  get initial(): number | undefined {
+    return this.opts.retransmitInitial;
+  }
+
+  get maxRetransmissions(): number | undefined {
+    return this.opts.maxRetransmissions;
+  }
+
+  /** FlightTimerOptions: retransmissions exhausted. */
+  onGiveUp(): void {
+    this.fail(new Error('DTLS handshake timed out'), false);
   }
 
   /** True once the handshake completed and until closed. */
@@ -119,7 +142,19 @@ export class Association {
       this.fail(err as Error, true);
       return;
     }
-    this.settle(Promise.resolve(r).then((res) => this.apply(res)));
+    if (r instanceof Promise) {
+      this.settle(r.then((res) => this.apply(res)));
+      return;
+    }
+    try {
+      this.apply(r);
+    } catch (err) {
+      this.busy = false;
+      this.fail(err as Error, true);
+      return;
+    }
+    this.busy = false;
+    this.pump();
   }
 
   /** Feeds the ClientHello that passed the cookie check (server side). */
@@ -139,6 +174,12 @@ export class Association {
   }
 
   private pump(): void {
+    this.pumpQueue();
+    // An idle association keeps an empty array, not the backing store of the last burst.
+    if (this.queue.length === 0) this.queue = [];
+  }
+
+  private pumpQueue(): void {
     while (!this.busy && !this.closed && this.queue.length > 0) {
       const item = this.queue.shift();
       if (item === undefined) {
@@ -183,7 +224,7 @@ export class Association {
     if (!r.ok) {
       switch (r.reason) {
         case 'future':
-          if (this.machine && rec.epoch === this.conn.readEpoch + 1 && this.future.length < MAX_FUTURE_RECORDS) this.future.push(rec);
+          if (this.machine && rec.epoch === this.conn.readEpoch + 1 && (this.future?.length ?? 0) < MAX_FUTURE_RECORDS) (this.future ??= []).push(rec);
           return;
         case 'bad-mac':
           // During the handshake a record of the new epoch failing to decrypt means the keys differ
@@ -217,9 +258,9 @@ export class Association {
           // The peer finished: our final flight is no longer needed.
           if (this.flight.flight.length > 0) this.flight.clear();
           this.opts.onApplicationData?.(r.content, this);
-        } else if (rec.epoch > 0 && this.early.length < MAX_FUTURE_RECORDS) {
+        } else if (rec.epoch > 0 && (this.early?.length ?? 0) < MAX_FUTURE_RECORDS) {
           // The peer completed (its final flight may have been lost) and already sends data.
-          this.early.push(r.content);
+          (this.early ??= []).push(r.content);
         }
         return;
       default:
@@ -305,9 +346,9 @@ export class Association {
       this.applyCids();
       this.conn.setReadCipher(this.conn.readEpoch + 1, res.readCipher);
       const held = this.future;
-      this.future = [];
+      this.future = undefined;
       // Process the held records right after the current one, before anything queued later.
-      for (let i = held.length - 1; i >= 0; i--) this.queue.unshift({ rec: held[i]!, from: this.peer });
+      if (held) for (let i = held.length - 1; i >= 0; i--) this.queue.unshift({ rec: held[i]!, from: this.peer });
     }
     if (res.flight) this.sendFlight(res.flight, res.final === true);
     if (res.established) this.establish(res.established, res.final === true);
@@ -315,26 +356,24 @@ export class Association {
 
   private sendFlight(items: OutItem[], final: boolean): void {
     let epoch = this.conn.writeEpoch;
-    const flight: FlightItem[] = [];
-    for (const it of items) {
-      if (it.kind === 'ccs') {
-        flight.push({ contentType: ContentType.change_cipher_spec, epoch, data: Uint8Array.of(1) });
-        epoch++;
-      } else {
-        flight.push({ contentType: ContentType.handshake, epoch, data: it.raw, msgType: it.msgType });
-      }
-    }
+    // Exactly sized: the final flight stays buffered for the association's life (RFC 6347 §4.2.4).
+    const flight: FlightItem[] = items.map((it) =>
+      it.kind === 'ccs'
+        ? { contentType: ContentType.change_cipher_spec, epoch: epoch++, data: CCS_MESSAGE }
+        : { contentType: ContentType.handshake, epoch, data: it.raw, msgType: it.msgType },
+    );
     this.conn.writeEpoch = epoch;
     this.flight.send(flight, !final);
   }
 
-  /** Sends (or resends) a flight, fragmenting messages and packing records into datagrams up to the MTU. */
-  private transmit(items: readonly FlightItem[]): void {
+  /** FlightTimerOptions: sends (or resends) a flight, fragmenting messages and packing records into datagrams up to the MTU. */
+  transmit(items: readonly FlightItem[]): void {
     if (this.closed) return;
     const out: Uint8Array[] = [];
     let size = 0;
+    const mtu = this.opts.mtu ?? DEFAULT_MTU;
     const push = (rec: Uint8Array) => {
-      if (size > 0 && size + rec.length > this.mtu) {
+      if (size > 0 && size + rec.length > mtu) {
         this.opts.send(concat(out, size), this.peer);
         out.length = 0;
         size = 0;
@@ -349,7 +388,7 @@ export class Association {
       }
       const d = it.data;
       const body = d.subarray(HANDSHAKE_HEADER_LENGTH);
-      const maxFragment = Math.max(64, this.mtu - this.conn.overhead(it.epoch) - HANDSHAKE_HEADER_LENGTH);
+      const maxFragment = Math.max(64, mtu - this.conn.overhead(it.epoch) - HANDSHAKE_HEADER_LENGTH);
       for (const frag of fragmentMessage(d[0]!, (d[4]! << 8) | d[5]!, body, maxFragment)) push(this.conn.seal(ContentType.handshake, it.epoch, frag));
     }
     if (size > 0) this.opts.send(concat(out, size), this.peer);
@@ -357,17 +396,20 @@ export class Association {
 
   private establish(result: HandshakeResult, sentFinalFlight: boolean): void {
     this.applyCids();
-    this.result = result;
+    // Keep what the association needs later; the keys are packed into the connection.
+    const kept: EstablishedResult = { suite: result.suite, session: result.session, resumed: result.resumed, nextReceiveSeq: result.nextReceiveSeq };
+    if (result.identity) kept.identity = result.identity;
+    this.result = kept;
     this.conn.establish(result.suite, result.keys, result.identity, result.session);
     this.nextReceiveSeq = result.nextReceiveSeq;
     this.machine = undefined;
     this.reassembler = undefined;
-    this.future = [];
+    this.future = undefined;
     if (!sentFinalFlight) this.flight.clear();
     this.opts.onEstablished?.(this, result);
     const early = this.early;
-    this.early = [];
-    for (const d of early) if (!this.closed) this.opts.onApplicationData?.(d, this);
+    this.early = undefined;
+    if (early) for (const d of early) if (!this.closed) this.opts.onApplicationData?.(d, this);
   }
 
   /** Encrypts and sends application data; false when not established. */
@@ -410,8 +452,8 @@ export class Association {
     this.closed = true;
     this.flight.clear();
     this.queue.length = 0;
-    this.future = [];
-    this.early = [];
+    this.future = undefined;
+    this.early = undefined;
     if (this.result) this.opts.onClose?.(this, reason);
     else this.opts.onHandshakeFailure?.(this, reason ?? new Error('DTLS handshake aborted'));
   }

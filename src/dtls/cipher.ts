@@ -115,6 +115,8 @@ export interface RecordCipher {
   seal(type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array, cid?: Uint8Array): Uint8Array;
   /** Returns the plaintext, or undefined when the record does not authenticate (drop it silently). */
   open(type: number, version: number, epoch: number, seq: number, fragment: Uint8Array, cid?: Uint8Array): Uint8Array | undefined;
+  /** The direction's keys (fresh copies), for serializing an established association; absent for the null cipher. */
+  material?(): { key: Uint8Array; iv: Uint8Array; macKey: Uint8Array };
 }
 
 /** Epoch 0: TLS_NULL_WITH_NULL_NULL. */
@@ -126,32 +128,51 @@ export const nullCipher: RecordCipher = {
 };
 
 const EXPLICIT_NONCE = 8;
+/** The nonce under construction: salt | explicit part (JavaScript seals one record at a time). */
+const nonce = Buffer.alloc(12);
+
+/** A copy in its own small array (no view keeping a larger buffer alive). */
+function own(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}
 
 /** AES-128-CCM_8 or AES-128-GCM with a 4-byte salt and an 8-byte explicit nonce (epoch | sequence_number). */
 export class AeadCipher implements RecordCipher {
   readonly expansion: number;
   private readonly algorithm: 'aes-128-ccm' | 'aes-128-gcm';
   private readonly tagLength: number;
-  private readonly nonce = Buffer.alloc(12);
+  private readonly key: Uint8Array;
+  /** The 4-byte implicit nonce part (RFC 5288 §3 salt) as an unsigned integer. */
+  private readonly salt: number;
 
   constructor(
     readonly suite: SuiteInfo,
-    private readonly key: Uint8Array,
+    key: Uint8Array,
     salt: Uint8Array,
   ) {
     this.algorithm = suite.cipher === 'ccm8' ? 'aes-128-ccm' : 'aes-128-gcm';
     this.tagLength = suite.cipher === 'ccm8' ? 8 : 16;
     this.expansion = EXPLICIT_NONCE + this.tagLength;
-    this.nonce.set(salt, 0);
+    this.key = own(key);
+    this.salt = ((salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!) >>> 0;
+  }
+
+  material(): { key: Uint8Array; iv: Uint8Array; macKey: Uint8Array } {
+    const iv = new Uint8Array(4);
+    new DataView(iv.buffer).setUint32(0, this.salt);
+    return { key: own(this.key), iv, macKey: new Uint8Array(0) };
   }
 
   seal(type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array, cid?: Uint8Array): Uint8Array {
     const out = Buffer.allocUnsafe(EXPLICIT_NONCE + plaintext.length + this.tagLength);
     out.writeUInt16BE(epoch, 0);
     writeUint48(out, 2, seq);
-    out.copy(this.nonce, 4, 0, 8);
+    nonce.writeUInt32BE(this.salt, 0);
+    out.copy(nonce, 4, 0, 8);
     const ad = additionalData(type, version, epoch, seq, plaintext.length, cid);
-    const c = createCipheriv(this.algorithm as 'aes-128-ccm', this.key, this.nonce, { authTagLength: this.tagLength });
+    const c = createCipheriv(this.algorithm as 'aes-128-ccm', this.key, nonce, { authTagLength: this.tagLength });
     c.setAAD(ad, { plaintextLength: plaintext.length });
     const n = c.update(plaintext).copy(out, EXPLICIT_NONCE);
     c.final();
@@ -162,10 +183,11 @@ export class AeadCipher implements RecordCipher {
   open(type: number, version: number, epoch: number, seq: number, fragment: Uint8Array, cid?: Uint8Array): Uint8Array | undefined {
     const len = fragment.length - EXPLICIT_NONCE - this.tagLength;
     if (len < 0) return undefined;
-    this.nonce.set(fragment.subarray(0, EXPLICIT_NONCE), 4);
+    nonce.writeUInt32BE(this.salt, 0);
+    nonce.set(fragment.subarray(0, EXPLICIT_NONCE), 4);
     const ad = additionalData(type, version, epoch, seq, len, cid);
     try {
-      const d = createDecipheriv(this.algorithm as 'aes-128-ccm', this.key, this.nonce, { authTagLength: this.tagLength });
+      const d = createDecipheriv(this.algorithm as 'aes-128-ccm', this.key, nonce, { authTagLength: this.tagLength });
       d.setAuthTag(fragment.subarray(EXPLICIT_NONCE + len));
       d.setAAD(ad, { plaintextLength: len });
       const p = d.update(fragment.subarray(EXPLICIT_NONCE, EXPLICIT_NONCE + len));
@@ -189,12 +211,22 @@ const BLOCK = 16;
 export class CbcCipher implements RecordCipher {
   readonly expansion = BLOCK + MAC + BLOCK;
 
+  private readonly key: Uint8Array;
+  private readonly macKey: Uint8Array;
+
   constructor(
     readonly suite: SuiteInfo,
-    private readonly key: Uint8Array,
-    private readonly macKey: Uint8Array,
+    key: Uint8Array,
+    macKey: Uint8Array,
     private readonly random: (b: Uint8Array) => void = (b) => void randomFillSync(b),
-  ) {}
+  ) {
+    this.key = own(key);
+    this.macKey = own(macKey);
+  }
+
+  material(): { key: Uint8Array; iv: Uint8Array; macKey: Uint8Array } {
+    return { key: own(this.key), iv: new Uint8Array(0), macKey: own(this.macKey) };
+  }
 
   seal(type: number, version: number, epoch: number, seq: number, plaintext: Uint8Array, cid?: Uint8Array): Uint8Array {
     const mac = createHmac('sha256', this.macKey).update(additionalData(type, version, epoch, seq, plaintext.length, cid)).update(plaintext).digest();

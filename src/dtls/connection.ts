@@ -28,6 +28,8 @@ export type OpenResult =
   | { ok: false; reason: 'future' | 'old-epoch' | 'replay' | 'bad-mac' | 'cid' | 'too-many-failures' };
 
 const SERIAL_VERSION = 1;
+/** The empty CID, shared (never written to). */
+const NO_CID = new Uint8Array(0);
 /** Sequence numbers skipped after restoring serialized state, so no nonce can repeat even if the snapshot was stale. */
 export const RESTORE_SEQUENCE_GAP = 1 << 20;
 
@@ -51,19 +53,21 @@ export class DtlsConnection {
   readonly isClient: boolean;
   writeEpoch = 0;
   readEpoch = 0;
-  private readonly writeSeq: number[] = [0];
-  private readonly writeCiphers: RecordCipher[] = [nullCipher];
+  // Sized for epochs 0 and 1 up front (no growth slack kept per association).
+  private readonly writeSeq: number[] = [0, 0];
+  private readonly writeCiphers: (RecordCipher | undefined)[] = [nullCipher, undefined];
   private readCipher: RecordCipher = nullCipher;
   private replay = new ReplayWindow();
   /** CID the peer puts in records to us (RFC 9146); empty = none. */
-  ownCid: Uint8Array = new Uint8Array(0);
+  ownCid: Uint8Array = NO_CID;
   /** CID we put in protected records to the peer. */
-  peerCid: Uint8Array = new Uint8Array(0);
+  peerCid: Uint8Array = NO_CID;
   failedDecryptions = 0;
   readonly maxFailedDecryptions: number;
   /** Set once the handshake completed. */
   suite: SuiteInfo | undefined;
-  keys: KeyMaterial | undefined;
+  /** Set by establish(); the keys themselves live only in the ciphers (`keys` reads them back on demand). */
+  private establishedKeys = false;
   identity: PeerIdentity | undefined;
   session: DtlsSession | undefined;
 
@@ -74,7 +78,18 @@ export class DtlsConnection {
 
   /** True once established (keys installed in both directions). */
   get established(): boolean {
-    return this.keys !== undefined;
+    return this.establishedKeys;
+  }
+
+  /** The key material once established (fresh copies read back from the current ciphers). */
+  get keys(): KeyMaterial | undefined {
+    if (!this.establishedKeys) return undefined;
+    const r = this.readCipher.material?.();
+    const w = this.writeCiphers[this.writeEpoch]?.material?.();
+    if (!r || !w) return undefined;
+    const client = this.isClient ? w : r;
+    const server = this.isClient ? r : w;
+    return { clientMacKey: client.macKey, serverMacKey: server.macKey, clientKey: client.key, serverKey: server.key, clientIv: client.iv, serverIv: server.iv };
   }
 
   /**
@@ -159,10 +174,12 @@ export class DtlsConnection {
     return this.replay.highest;
   }
 
-  /** Installs the handshake's outcome. */
+  /** Installs the handshake's outcome; the ciphers made from `keys` are already installed for the current epochs. */
   establish(suite: SuiteInfo, keys: KeyMaterial, identity: PeerIdentity | undefined, session: DtlsSession | undefined): void {
     this.suite = suite;
-    this.keys = keys;
+    // The ciphers installed for the current epochs hold these keys (see `keys`).
+    void keys;
+    this.establishedKeys = true;
     this.identity = identity;
     this.session = session;
   }
@@ -183,7 +200,7 @@ export class DtlsConnection {
   serialize(peer?: { address: string; port: number; family?: 'IPv4' | 'IPv6' }): Uint8Array {
     if (!this.suite || !this.keys) throw new Error('DTLS association not established');
     const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-    const k = this.keys;
+    const k = this.keys!;
     const snap: ConnectionSnapshot = {
       v: SERIAL_VERSION,
       isClient: this.isClient,

@@ -47,20 +47,20 @@ export class CookieJar {
   }
 
   private mac(secret: Uint8Array, address: string, port: number, hello: ClientHello): Buffer {
-    const h = createHmac('sha256', secret);
-    h.update(address);
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt16BE(port, 0);
-    b.writeUInt16BE(hello.clientVersion, 2);
-    h.update(b);
-    h.update(hello.random);
-    h.update(Uint8Array.of(hello.sessionId.length));
-    h.update(hello.sessionId);
-    const suites = Buffer.allocUnsafe(hello.cipherSuites.length * 2);
-    hello.cipherSuites.forEach((s, i) => suites.writeUInt16BE(s, i * 2));
-    h.update(suites);
-    h.update(Uint8Array.from(hello.compressionMethods));
-    return h.digest().subarray(0, COOKIE_LENGTH);
+    // address | port | client_version | random | session_id (length-prefixed) | cipher_suites | compression_methods
+    const n = hello.cipherSuites.length;
+    const b = Buffer.allocUnsafe(address.length * 3 + 4 + hello.random.length + 1 + hello.sessionId.length + 2 * n + hello.compressionMethods.length);
+    let o = b.write(address, 0, 'utf8');
+    o = b.writeUInt16BE(port, o);
+    o = b.writeUInt16BE(hello.clientVersion, o);
+    b.set(hello.random, o);
+    o += hello.random.length;
+    b[o++] = hello.sessionId.length;
+    b.set(hello.sessionId, o);
+    o += hello.sessionId.length;
+    for (let i = 0; i < n; i++) o = b.writeUInt16BE(hello.cipherSuites[i]!, o);
+    for (const c of hello.compressionMethods) b[o++] = c;
+    return createHmac('sha256', secret).update(b.subarray(0, o)).digest().subarray(0, COOKIE_LENGTH);
   }
 
   /** The cookie for this client and ClientHello. */

@@ -3,7 +3,8 @@ import { alert } from './alert.js';
 import { createCiphers, keyBlockLength, splitKeyBlock, type KeyMaterial, type RecordCipher, type SuiteInfo } from './cipher.js';
 import type { HandshakeMessage } from './fragment.js';
 import { encodeHandshake } from './messages.js';
-import { keyBlock, transcriptHash } from './prf.js';
+import { keyBlock } from './prf.js';
+import { createHash } from 'node:crypto';
 import type { DtlsSession } from './session.js';
 import type { PeerIdentity } from './types.js';
 
@@ -58,17 +59,21 @@ export interface HandshakeMachine {
 /** The running handshake transcript: the raw unfragmented messages (RFC 6347 §4.2.6). */
 export class Transcript {
   readonly messages: Uint8Array[] = [];
+  /** SHA-256 over the messages so far, hashed once as they are added. */
+  private running = createHash('sha256');
 
   add(raw: Uint8Array): void {
     this.messages.push(raw);
+    this.running.update(raw);
   }
 
   hash(): Buffer {
-    return transcriptHash(this.messages);
+    return this.running.copy().digest();
   }
 
   reset(): void {
     this.messages.length = 0;
+    this.running = createHash('sha256');
   }
 }
 

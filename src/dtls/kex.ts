@@ -1,6 +1,10 @@
 /** Key exchange and signature primitives for the handshakes: ECDHE on secp256r1, ECDSA P-256 SHA-256. */
 import { createECDH, createPublicKey, sign, verify, X509Certificate, type ECDH, type KeyObject } from 'node:crypto';
 import { alert, DtlsAlert } from './alert.js';
+import { derDigest, LruCache } from './lru.js';
+
+/** Public keys of peer certificates by SHA-256 of the DER (a reconnecting device sends the same leaf). */
+const certificateKeys = new LruCache<string, KeyObject>(1024);
 
 /** An ephemeral secp256r1 key pair. */
 export interface EcdhKeyPair {
@@ -81,13 +85,17 @@ function requireP256(key: KeyObject): KeyObject {
 
 /** The P-256 public key of a DER certificate (bad_certificate when unparsable). */
 export function publicKeyOfCertificate(der: Uint8Array): KeyObject {
+  const digest = derDigest(der);
+  const cached = certificateKeys.get(digest);
+  if (cached) return cached;
   let key: KeyObject;
   try {
     key = new X509Certificate(der).publicKey;
   } catch {
     throw alert('bad_certificate', 'unparsable certificate');
   }
-  return requireP256(key);
+  certificateKeys.set(digest, requireP256(key));
+  return key;
 }
 
 /** The P-256 public key of a SubjectPublicKeyInfo (bad_certificate when unparsable). */

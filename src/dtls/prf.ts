@@ -2,14 +2,28 @@
 import { createHash, createHmac } from 'node:crypto';
 
 const enc = new TextEncoder();
+const labels = new Map<string, Uint8Array>();
 
-/** RFC 5246 §5: P_SHA256(secret, seed) truncated to `length` bytes. */
-export function pSha256(secret: Uint8Array, seed: Uint8Array, length: number): Buffer {
+function labelBytes(label: string): Uint8Array {
+  let b = labels.get(label);
+  if (!b) {
+    b = enc.encode(label);
+    if (labels.size < 16) labels.set(label, b);
+  }
+  return b;
+}
+
+/** RFC 5246 §5: P_SHA256(secret, seed) truncated to `length` bytes; the seed may come in parts (label, seed). */
+function pSha256Parts(secret: Uint8Array, label: Uint8Array | undefined, seed: Uint8Array, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
-  let a: Buffer = createHmac('sha256', secret).update(seed).digest();
+  const h = createHmac('sha256', secret);
+  if (label) h.update(label);
+  let a: Buffer = h.update(seed).digest();
   let o = 0;
   while (o < length) {
-    const block = createHmac('sha256', secret).update(a).update(seed).digest();
+    const p = createHmac('sha256', secret).update(a);
+    if (label) p.update(label);
+    const block = p.update(seed).digest();
     block.copy(out, o, 0, Math.min(32, length - o));
     o += 32;
     if (o < length) a = createHmac('sha256', secret).update(a).digest();
@@ -17,9 +31,14 @@ export function pSha256(secret: Uint8Array, seed: Uint8Array, length: number): B
   return out;
 }
 
+/** RFC 5246 §5: P_SHA256(secret, seed) truncated to `length` bytes. */
+export function pSha256(secret: Uint8Array, seed: Uint8Array, length: number): Buffer {
+  return pSha256Parts(secret, undefined, seed, length);
+}
+
 /** RFC 5246 §5: PRF(secret, label, seed) = P_SHA256(secret, label + seed). */
 export function prf(secret: Uint8Array, label: string, seed: Uint8Array, length: number): Buffer {
-  return pSha256(secret, Buffer.concat([enc.encode(label), seed]), length);
+  return pSha256Parts(secret, labelBytes(label), seed, length);
 }
 
 /** RFC 5246 §8.1: master_secret = PRF(pre_master_secret, "master secret", client_random + server_random)[0..47]. */

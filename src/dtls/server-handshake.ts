@@ -4,7 +4,7 @@
  * the abbreviated handshake resuming a cached session. I/O free: the association feeds it messages
  * and ChangeCipherSpecs and sends what it returns.
  */
-import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
 import { alert } from './alert.js';
 import { suiteInfo, type KeyMaterial, type RecordCipher, type SuiteInfo } from './cipher.js';
 import {
@@ -47,6 +47,7 @@ import {
   type Extensions,
 } from './messages.js';
 import { extendedMasterSecret, finishedVerifyData, masterSecret, pskPreMasterSecret } from './prf.js';
+import { pooledRandom } from './random.js';
 import { DTLS1_2 } from './record.js';
 import type { DtlsSession, SessionCache } from './session.js';
 import type { CertificateCredential, CertificateVerifier, PeerIdentity, PskLookup, RawPublicKeyVerifier } from './types.js';
@@ -96,6 +97,8 @@ export class ServerHandshake implements HandshakeMachine {
   private readonly out: MessageWriter;
   private readonly random: (n: number) => Uint8Array;
   private hello!: ClientHello;
+  /** The first ClientHello as the server already decoded it for the cookie check (decoded once, not twice). */
+  preparsedHello: ClientHello | undefined;
   private suite!: SuiteInfo;
   private serverRandom!: Uint8Array;
   private sessionId: Uint8Array = new Uint8Array(0);
@@ -118,7 +121,7 @@ export class ServerHandshake implements HandshakeMachine {
     private readonly config: ServerHandshakeConfig,
     firstSeq = 0,
   ) {
-    this.random = config.random ?? ((n) => randomBytes(n));
+    this.random = config.random ?? pooledRandom;
     this.out = new MessageWriter(firstSeq, this.transcript);
     this.nextReceiveSeq = firstSeq;
   }
@@ -206,7 +209,8 @@ export class ServerHandshake implements HandshakeMachine {
   }
 
   private onClientHello(raw: Uint8Array, body: Uint8Array): StepResult {
-    const h = decodeClientHello(body);
+    const h = this.preparsedHello ?? decodeClientHello(body);
+    this.preparsedHello = undefined;
     this.hello = h;
     // RFC 6347 §4.1: versions are 1's complement, so an older version is numerically larger.
     if (h.clientVersion > DTLS1_2) throw alert('protocol_version', 'client does not offer DTLS 1.2');
@@ -350,33 +354,36 @@ export class ServerHandshake implements HandshakeMachine {
     return {};
   }
 
-  private async lookupPsk(identity: Uint8Array): Promise<Uint8Array> {
-    const name = pskIdentityString(identity);
-    const key = await this.config.pskLookup!(name);
+  /** The PSK for `name`, or (no oracle on which of identity or key is wrong) a random key for an unknown identity. */
+  private pskFor(name: string, key: Uint8Array | undefined): Uint8Array {
     this.identity = { mode: 'psk', name };
-    // No oracle on which of identity or key is wrong: an unknown identity gets a random key, and the
-    // handshake then fails at the Finished exactly as with a wrong key.
+    // An unknown identity gets a random key, and the handshake then fails at the Finished exactly as with a wrong key.
     return key && key.length > 0 ? key : this.random(16);
   }
 
-  private async onClientKeyExchange(raw: Uint8Array, body: Uint8Array): Promise<StepResult> {
-    let preMaster: Uint8Array;
+  /** Synchronous when the PSK lookup is (no promise per handshake on the common path). */
+  private onClientKeyExchange(raw: Uint8Array, body: Uint8Array): StepResult | Promise<StepResult> {
     switch (this.suite.keyExchange) {
       case 'psk': {
-        const identity = decodePskClientKeyExchange(body);
-        preMaster = pskPreMasterSecret(await this.lookupPsk(identity));
-        break;
+        const name = pskIdentityString(decodePskClientKeyExchange(body));
+        const key = this.config.pskLookup!(name);
+        if (isThenable(key)) return Promise.resolve(key).then((k) => this.keyExchanged(raw, pskPreMasterSecret(this.pskFor(name, k))));
+        return this.keyExchanged(raw, pskPreMasterSecret(this.pskFor(name, key)));
       }
       case 'ecdhe_psk': {
         const { identity, point } = decodeEcdhePskClientKeyExchange(body);
         const z = ecdhSharedSecret(this.ecdh!, point);
-        preMaster = pskPreMasterSecret(await this.lookupPsk(identity), z);
-        break;
+        const name = pskIdentityString(identity);
+        const key = this.config.pskLookup!(name);
+        if (isThenable(key)) return Promise.resolve(key).then((k) => this.keyExchanged(raw, pskPreMasterSecret(this.pskFor(name, k), z)));
+        return this.keyExchanged(raw, pskPreMasterSecret(this.pskFor(name, key), z));
       }
       case 'ecdhe_ecdsa':
-        preMaster = ecdhSharedSecret(this.ecdh!, decodeEcdhClientKeyExchange(body));
-        break;
+        return this.keyExchanged(raw, ecdhSharedSecret(this.ecdh!, decodeEcdhClientKeyExchange(body)));
     }
+  }
+
+  private keyExchanged(raw: Uint8Array, preMaster: Uint8Array): StepResult {
     this.ecdh = undefined;
     this.transcript.add(raw);
     this.master = this.ems ? extendedMasterSecret(preMaster, this.transcript.hash()) : masterSecret(preMaster, this.hello.random, this.serverRandom);
@@ -403,7 +410,8 @@ export class ServerHandshake implements HandshakeMachine {
     if (!timingSafeEqual(got, expected)) throw alert('decrypt_error', 'client Finished does not verify');
     this.transcript.add(raw);
     this.state = 'established';
-    const session: DtlsSession = { id: this.sessionId, masterSecret: this.master, cipherSuite: this.suite.id, extendedMasterSecret: this.ems };
+    // Own small copies: the session outlives the handshake (cache, association, export).
+    const session: DtlsSession = { id: this.resumed ? this.sessionId : own(this.sessionId), masterSecret: this.resumed ? this.master : own(this.master), cipherSuite: this.suite.id, extendedMasterSecret: this.ems };
     if (this.identity) session.identity = this.identity;
     if (!this.resumed) this.config.sessionCache?.set(session);
     const established = {
@@ -423,3 +431,13 @@ export class ServerHandshake implements HandshakeMachine {
   }
 }
 
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | undefined)?.then === 'function';
+}
+
+function own(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}

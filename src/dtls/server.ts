@@ -3,13 +3,12 @@
  * Connection ID for tls12_cid records (RFC 9146); keeps no state for a client before it returns a valid
  * cookie (RFC 6347 §4.2.1); runs many handshakes at once.
  */
-import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { systemClock, type Clock } from '../coap/clock.js';
 import type { PeerAddress, Transport } from '../coap/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DtlsAlert } from './alert.js';
-import { Association, DEFAULT_MTU } from './association.js';
+import { Association, DEFAULT_MTU, type AssociationOptions } from './association.js';
 import { suiteInfo } from './cipher.js';
 import { DtlsConnection } from './connection.js';
 import { CookieJar } from './cookie.js';
@@ -23,6 +22,7 @@ import {
   type ClientHello,
   type HandshakeFragment,
 } from './messages.js';
+import { pooledRandom } from './random.js';
 import { ContentType, decodeRecords, DTLS1_0, encodeRecord, type DtlsRecord } from './record.js';
 import { ServerHandshake, type ServerHandshakeConfig } from './server-handshake.js';
 import { SessionCache } from './session.js';
@@ -152,6 +152,7 @@ export class DtlsServer implements Transport {
       ...(opts.verifyCertificate ? { verifyCertificate: opts.verifyCertificate } : {}),
       ...(opts.verifyRawPublicKey ? { verifyRawPublicKey: opts.verifyRawPublicKey } : {}),
     };
+    this.associationOptions = this.makeAssociationOptions();
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.onMessage(msg, rinfo));
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'DTLS socket error'));
   }
@@ -353,6 +354,7 @@ export class DtlsServer implements Transport {
       },
     };
     const machine = new ServerHandshake(config, frag.messageSeq);
+    machine.preparsedHello = hello;
     a = this.newAssociation(from, machine);
     s.pending = a;
     s.pendingRandom = Uint8Array.prototype.slice.call(hello.random);
@@ -373,7 +375,7 @@ export class DtlsServer implements Transport {
 
   private uniqueCid(): Uint8Array {
     for (;;) {
-      const cid = randomBytes(this.cidLength);
+      const cid = pooledRandom(this.cidLength);
       if (!this.byCid.has(hex(cid))) return cid;
     }
   }
@@ -398,28 +400,30 @@ export class DtlsServer implements Transport {
   }
 
   private newAssociation(peer: PeerAddress, machine: ServerHandshake | undefined, restored?: DtlsConnection): Association {
+    return new Association(this.associationOptions, machine, 0, peer, restored);
+  }
+
+  /** One options object for every association (its callbacks receive the association). */
+  private readonly associationOptions: AssociationOptions;
+
+  private makeAssociationOptions(): AssociationOptions {
     const o = this.opts;
-    return new Association(
-      {
-        isClient: false,
-        peer,
-        clock: this.clock,
-        logger: this.logger,
-        mtu: o.mtu ?? DEFAULT_MTU,
-        send: (d, p) => this.transmit(d, p),
-        ...(o.retransmitInitial !== undefined ? { retransmitInitial: o.retransmitInitial } : {}),
-        ...(o.maxRetransmissions !== undefined ? { maxRetransmissions: o.maxRetransmissions } : {}),
-        ...(o.maxFailedDecryptions !== undefined ? { maxFailedDecryptions: o.maxFailedDecryptions } : {}),
-        ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
-        ...(restored ? { restored } : {}),
-        onEstablished: (a, r) => this.onEstablished(a, r.resumed),
-        onHandshakeFailure: (a, err) => this.onFailure(a, err),
-        onClose: (a, reason) => this.onClosed(a, reason),
-        onApplicationData: (data, a) => this.handler?.(data, a.peer, a.conn.identity),
-        onAddressChange: (a, to) => this.onAddressChange(a, to),
-      },
-      machine,
-    );
+    return {
+      isClient: false,
+      clock: this.clock,
+      logger: this.logger,
+      mtu: o.mtu ?? DEFAULT_MTU,
+      send: (d, p) => this.transmit(d, p),
+      ...(o.retransmitInitial !== undefined ? { retransmitInitial: o.retransmitInitial } : {}),
+      ...(o.maxRetransmissions !== undefined ? { maxRetransmissions: o.maxRetransmissions } : {}),
+      ...(o.maxFailedDecryptions !== undefined ? { maxFailedDecryptions: o.maxFailedDecryptions } : {}),
+      ...(o.maxMessageSize !== undefined ? { maxMessageSize: o.maxMessageSize } : {}),
+      onEstablished: (a, r) => this.onEstablished(a, r.resumed),
+      onHandshakeFailure: (a, err) => this.onFailure(a, err),
+      onClose: (a, reason) => this.onClosed(a, reason),
+      onApplicationData: (data, a) => this.handler?.(data, a.peer, a.conn.identity),
+      onAddressChange: (a, to) => this.onAddressChange(a, to),
+    };
   }
 
   private onEstablished(a: Association, resumed: boolean): void {

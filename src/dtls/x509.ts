@@ -23,6 +23,7 @@ import {
 import { silentLogger, type Logger } from '../log.js';
 import type { PeerIdentity } from '../coap/types.js';
 import { alert, type AlertDescriptionName } from './alert.js';
+import { derDigest, LruCache } from './lru.js';
 import type { CertificateVerifier } from './types.js';
 
 /** Longest chain a peer may send; longer ones are refused before any signature is checked. */
@@ -79,7 +80,15 @@ interface ParsedCertificate extends CertificateInfo {
   keyUsage?: number;
   extKeyUsage?: string[];
   unknownCritical: string[];
+  /** Results of checking this certificate's signature with an issuer's key (deterministic, so remembered). */
+  signedBy: WeakMap<ParsedCertificate, boolean>;
 }
+
+/**
+ * Parsed certificates by SHA-256 of their DER: a device's intermediates (and a reconnecting device's leaf) are
+ * parsed once, not on every handshake. Parsing is a pure function of the bytes; failures are not cached.
+ */
+const parsedCertificates = new LruCache<string, ParsedCertificate>(1024);
 
 interface ParsedCrl {
   issuer: Buffer;
@@ -112,8 +121,18 @@ function commonNameOf(name: Name): string | undefined {
   return cn;
 }
 
-/** Parses a DER certificate; throws DtlsAlert bad_certificate on anything malformed. */
+/** Parses a DER certificate (cached by digest); throws DtlsAlert bad_certificate on anything malformed. */
 function parseCertificate(der: Uint8Array): ParsedCertificate {
+  const key = derDigest(der);
+  let parsed = parsedCertificates.get(key);
+  if (parsed === undefined) {
+    parsed = parseCertificateDer(Uint8Array.prototype.slice.call(der));
+    parsedCertificates.set(key, parsed);
+  }
+  return parsed;
+}
+
+function parseCertificateDer(der: Uint8Array): ParsedCertificate {
   let cert: Certificate;
   let publicKey: KeyObject;
   try {
@@ -142,6 +161,7 @@ function parseCertificate(der: Uint8Array): ParsedCertificate {
     issuer: nameDer(tbs.issuer),
     publicKey,
     unknownCritical: [],
+    signedBy: new WeakMap(),
   };
   try {
     for (const e of tbs.extensions ?? []) {
@@ -175,7 +195,13 @@ function verifySignature(data: Buffer, algorithm: string, signature: Buffer, key
 
 /** True if `issuer` names and signed `cert` (RFC 5280 §6.1.3 (a)(1) and (a)(4)). */
 function issued(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
-  return cert.issuer.equals(issuer.subject) && verifySignature(cert.tbs, cert.signatureAlgorithm, cert.signature, issuer.publicKey);
+  if (!cert.issuer.equals(issuer.subject)) return false;
+  let ok = cert.signedBy.get(issuer);
+  if (ok === undefined) {
+    ok = verifySignature(cert.tbs, cert.signatureAlgorithm, cert.signature, issuer.publicKey);
+    cert.signedBy.set(issuer, ok);
+  }
+  return ok;
 }
 
 function sameDer(a: Uint8Array, b: Uint8Array): boolean {
