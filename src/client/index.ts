@@ -31,3 +31,4 @@ export { objectLinks, registerQuery, type Lwm2mVersion, type RegisterParams } fr
 export { Scheduler } from './scheduler.js';
 export * from './value.js';
 export * from './objects/index.js';
+export { enroll, reenroll, caCertificates, EstError, type EnrollOptions, type EnrollResult } from './est.js';

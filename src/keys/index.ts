@@ -8,3 +8,7 @@ export * from './factory.js';
 export * from './factory-list.js';
 export * from './factory-import.js';
 export { PSK_MIN_KEY_BYTES, PSK_MAX_KEY_BYTES } from './psk-limits.js';
+export { CertificateAuthority, CaError, CA_COMMON_NAME, type CertificateAuthorityOptions, type CaSealing, type IssuedCertificate } from './ca.js';
+export { createCsr, parseCsr, CsrError, commonNameSubject, type CertificationRequest } from './pkcs10.js';
+export { certsOnly, parseCertsOnly } from './pkcs7.js';
+export { EstContentFormat, EstPath } from './est-media.js';

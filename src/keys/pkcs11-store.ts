@@ -4,7 +4,8 @@
  * CKA_SENSITIVE and not CKA_EXTRACTABLE, so their value can never be read out; the PRF is C_Sign with CKM_SHA256_HMAC
  * (generic secret) or CKM_AES_CMAC (AES), and seal/open use CKM_AES_GCM.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { ecdsaRawToDer } from './der.js';
 import { createRequire } from 'node:module';
 import { checkLabel, KEY_BYTES, KeyStoreError, type KeyStore, type SecretKeyType } from './key-store.js';
 
@@ -279,6 +280,102 @@ export class Pkcs11KeyStore implements KeyStore {
     } catch {
       throw new KeyStoreError('SEAL_FAILED', 'sealed data does not open: tampered with, or sealed under another key or context');
     }
+  }
+
+  /** DER OID prime256v1 (RFC 5480 §2.1.1.1), the CKA_EC_PARAMS of a P-256 key. */
+  static readonly P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
+
+  #findObject(label: string, cls: number): Handle | undefined {
+    this.#live();
+    this.#p.C_FindObjectsInit(this.#session, [
+      { type: this.#m.CKA_CLASS, value: cls },
+      { type: this.#m.CKA_LABEL, value: label },
+    ]);
+    let handles: Handle[];
+    try {
+      handles = this.#p.C_FindObjects(this.#session, 2);
+    } finally {
+      this.#p.C_FindObjectsFinal(this.#session);
+    }
+    if (handles.length > 1) throw new KeyStoreError('TOKEN', `more than one object labelled ${label} in the token`);
+    return handles[0];
+  }
+
+  /**
+   * Generates a P-256 key pair in the token (C_GenerateKeyPair CKM_EC_KEY_PAIR_GEN): the private key is CKA_TOKEN,
+   * CKA_SENSITIVE, not CKA_EXTRACTABLE and may only sign. Returns the public key.
+   */
+  async generateEcKeyPair(label: string): Promise<KeyObject> {
+    checkLabel(label);
+    const m = this.#m;
+    if (this.#findObject(label, m.CKO_PRIVATE_KEY)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} already exists`);
+    try {
+      this.#p.C_GenerateKeyPair(
+        this.#session,
+        { mechanism: m.CKM_EC_KEY_PAIR_GEN },
+        [
+          { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
+          { type: m.CKA_KEY_TYPE, value: m.CKK_EC },
+          { type: m.CKA_LABEL, value: label },
+          { type: m.CKA_TOKEN, value: true },
+          { type: m.CKA_VERIFY, value: true },
+          { type: m.CKA_EC_PARAMS, value: Pkcs11KeyStore.P256_PARAMS },
+        ],
+        [
+          { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
+          { type: m.CKA_KEY_TYPE, value: m.CKK_EC },
+          { type: m.CKA_LABEL, value: label },
+          { type: m.CKA_TOKEN, value: true },
+          { type: m.CKA_PRIVATE, value: true },
+          { type: m.CKA_SENSITIVE, value: true },
+          { type: m.CKA_EXTRACTABLE, value: false },
+          { type: m.CKA_SIGN, value: true },
+          { type: m.CKA_DERIVE, value: false },
+        ],
+      );
+    } catch (err) {
+      throw tokenError(`generating EC key pair ${label}`, err);
+    }
+    return this.ecPublicKey(label)!;
+  }
+
+  /** The public key of the token's EC key pair `label`, or undefined if there is none. */
+  ecPublicKey(label: string): KeyObject | undefined {
+    const m = this.#m;
+    const h = this.#findObject(label, m.CKO_PUBLIC_KEY);
+    if (!h) return undefined;
+    const [params, point] = this.#p.C_GetAttributeValue(this.#session, h, [{ type: m.CKA_EC_PARAMS }, { type: m.CKA_EC_POINT }]);
+    if (!params!.value.equals(Pkcs11KeyStore.P256_PARAMS)) throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not a P-256 key`);
+    // CKA_EC_POINT is the DER OCTET STRING of the uncompressed point 04 || X || Y (PKCS#11 v2.40 §2.3.3).
+    const v = point!.value;
+    const q = v.length === 67 && v[0] === 0x04 && v[1] === 0x41 ? v.subarray(2) : v;
+    if (q.length !== 65 || q[0] !== 0x04) throw new KeyStoreError('TOKEN', `key ${label}: unexpected EC point encoding`);
+    const b64 = (b: Buffer) => b.toString('base64url');
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: b64(q.subarray(1, 33)), y: b64(q.subarray(33)) }, format: 'jwk' });
+  }
+
+  /**
+   * ecdsa-with-SHA256 with the token's private key `label`: SHA-256 here, C_Sign CKM_ECDSA in the token, the raw
+   * r || s converted to DER. Synchronous (pkcs11js calls are), so it needs no queue: no other call can interleave.
+   */
+  signEcdsaSha256(label: string, data: Uint8Array): Uint8Array {
+    const h = this.#findObject(label, this.#m.CKO_PRIVATE_KEY);
+    if (!h) throw new KeyStoreError('NO_KEY', `no EC private key labelled ${label} in the token`);
+    const digest = createHash('sha256').update(data).digest();
+    try {
+      this.#p.C_SignInit(this.#session, { mechanism: this.#m.CKM_ECDSA }, h);
+      return ecdsaRawToDer(this.#p.C_Sign(this.#session, digest, Buffer.alloc(64)));
+    } catch (err) {
+      throw tokenError(`ECDSA signing with key ${label}`, err);
+    }
+  }
+
+  /** Attributes of a private key (EC or secret) as the token reports them. */
+  privateKeyAttributes(label: string): { sensitive: boolean; extractable: boolean } {
+    const h = this.#findObject(label, this.#m.CKO_PRIVATE_KEY);
+    if (!h) throw new KeyStoreError('NO_KEY', `no EC private key labelled ${label} in the token`);
+    const r = this.#p.C_GetAttributeValue(this.#session, h, [{ type: this.#m.CKA_SENSITIVE }, { type: this.#m.CKA_EXTRACTABLE }]);
+    return { sensitive: r[0]!.value[0] === 1, extractable: r[1]!.value[0] === 1 };
   }
 
   /** Reads CKA_VALUE of a key: always fails for keys this store made (tests prove non-extractability with it). */
