@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { createApi } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, type FactoryKeys } from '../bootstrap/index.js';
-import { FactoryKeyDeriver, type KeyStore } from '../keys/index.js';
+import { CertificateAuthority, FactoryKeyDeriver, type KeyStore } from '../keys/index.js';
 import { UdpTransport, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent } from '../dtls/index.js';
 import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
@@ -12,7 +12,7 @@ import { createCertificateVerifier } from '../dtls/x509.js';
 import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
-import { Lwm2mServer } from '../server/index.js';
+import { estHandler, Lwm2mServer } from '../server/index.js';
 import { DtlsSessionStore, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
@@ -63,6 +63,7 @@ export interface Warden {
   coapPort?: number;
   coapsPort?: number;
   bootstrap?: BootstrapServer;
+  ca: CertificateAuthority;
   bootstrapPort?: number;
   bootstrapsPort?: number;
   security: SecurityStore;
@@ -81,17 +82,27 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   const security = new SecurityStore(store, box);
   const sessions = new DtlsSessionStore(store, box);
   const transport = o.coapPort !== undefined ? await UdpTransport.bind(o.coapPort, o.coapHost) : undefined;
+  // Warden's device CA: EST enrollment over CoAPs, and a trust anchor (with its CRL) for device certificates.
+  const ca = await CertificateAuthority.openOrCreate({ store, box });
   let dtls: DtlsServer | undefined;
   let server: Lwm2mServer | undefined;
   if (o.coapsPort !== undefined) {
-    dtls = await startDtls(o, store, box, security, (from, to) => server?.peerMoved(from, to, true));
+    dtls = await startDtls(o, store, box, security, ca, (from, to) => server?.peerMoved(from, to, true));
     const { sessions: saved, unreadable } = sessions.take();
     const restored = dtls.importSessions(saved);
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
   }
   if (!transport && !dtls) throw new Error('nothing to listen on: give a CoAP or a CoAPs port');
+  const byStore = securityAuthorizer(security);
+  const est = estHandler({ ca, security, logger: o.logger.child({ layer: 'est' }) });
   server = await Lwm2mServer.start({
-    model, store, transport, secureTransport: dtls, authorize: securityAuthorizer(security),
+    model, store, transport, secureTransport: dtls,
+    // A certificate our CA issued to this endpoint (EST) is as good as stored X.509 security info.
+    authorize: (endpoint, identity) =>
+      byStore(endpoint, identity) ||
+      (identity?.mode === 'x509' && identity.name === endpoint &&
+        ca.certificates(endpoint).some((c) => c.revokedAt === undefined && c.notAfter.getTime() > Date.now())),
+    routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
   });
   const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port);
@@ -115,6 +126,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     coapPort,
     coapsPort,
     bootstrap: boot?.server,
+    ca,
     bootstrapPort: boot?.port,
     bootstrapsPort: boot?.securePort,
     security,
@@ -152,18 +164,21 @@ async function startDtls(
   store: SqliteStore,
   box: SecretBox,
   security: SecurityStore,
+  ca: CertificateAuthority,
   onPeerMoved: (from: PeerAddress, to: PeerAddress) => void,
 ): Promise<DtlsServer> {
   const files = o.dtls ?? {};
   const privateKey = serverKey(o, store, box);
-  const trustAnchors = files.caFile ? readDerObjects(files.caFile, 'CERTIFICATE') : [];
+  const trustAnchors = [ca.caCertificate(), ...(files.caFile ? readDerObjects(files.caFile, 'CERTIFICATE') : [])];
   const crlFile = files.crlFile;
   return DtlsServer.bind(o.coapsPort!, o.coapHost, {
     pskLookup: security.pskLookup(),
     verifyRawPublicKey: createRawPublicKeyVerifier(security.rawPublicKeyLookup()),
-    verifyCertificate: trustAnchors.length
-      ? createCertificateVerifier({ trustAnchors, crls: crlFile ? () => readDerObjects(crlFile, 'X509 CRL') : undefined, logger: o.logger })
-      : undefined,
+    verifyCertificate: createCertificateVerifier({
+      trustAnchors,
+      crls: () => (crlFile ? [ca.crl(), ...readDerObjects(crlFile, 'X509 CRL')] : [ca.crl()]),
+      logger: o.logger,
+    }),
     certificate: files.certFile ? { chain: readDerObjects(files.certFile, 'CERTIFICATE'), privateKey } : undefined,
     rawPublicKey: { privateKey },
     cipherSuites: files.cbc

@@ -60,6 +60,11 @@ export interface ServerOptions {
    * (`identity`, undefined over plain CoAP). Refusals get 4.03. Default: everyone may register.
    */
   authorize?: Authorizer;
+  /**
+   * Other resources served beside /rd and /dp (EST's /est for instance): answer a request or return undefined.
+   * `secure` says whether it came over DTLS.
+   */
+  routes?: (req: IncomingRequest, secure: boolean) => OutgoingResponse | undefined | Promise<OutgoingResponse | undefined>;
   logger?: Logger;
   /** Ms a request waits for a device when the caller gives no timeout. */
   defaultTimeout?: number;
@@ -93,6 +98,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   /** CoAPs (DTLS) endpoint, if the server listens on one. */
   readonly coaps: CoapEndpoint | undefined;
   private readonly authorize: Authorizer;
+  private readonly routes: ServerOptions['routes'];
   private readonly model: Model;
   private readonly store: SqliteStore;
   private readonly log: Logger;
@@ -113,6 +119,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     this.coap = coap;
     this.coaps = coaps;
     this.authorize = opts.authorize ?? (() => true);
+    this.routes = opts.routes;
     this.model = opts.model;
     this.store = opts.store;
     this.log = opts.logger ?? silentLogger;
@@ -203,6 +210,8 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
         if (req.code !== POST) return { code: ResponseCode.MethodNotAllowed };
         return this.onSend(req, secure);
       }
+      const routed = this.routes && (await this.routes(req, secure));
+      if (routed) return routed;
       return { code: ResponseCode.NotFound };
     } catch (err) {
       if (err instanceof Lwm2mError) {
