@@ -9,6 +9,7 @@ import { registerClientRoutes } from './clients.js';
 import { registerEvents } from './events.js';
 import { securityRoutes } from './security.js';
 import { bootstrapRoutes, type BootstrapApiHost } from './bootstrap.js';
+import { credentialsRoutes, type CredentialsApiOptions } from './credentials.js';
 import type { SecurityStore } from '../store/index.js';
 
 export { ApiError, toApiError } from './api-error.js';
@@ -33,6 +34,8 @@ export interface ApiOptions {
   security?: SecurityStore;
   /** The bootstrap server: serves /api/bootstrap when given. */
   bootstrap?: BootstrapApiHost;
+  /** Rotation campaigns and the audit log: serves /api/credentials/rotations and /api/audit when given. */
+  credentials?: CredentialsApiOptions;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -114,5 +117,6 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs });
   if (opts.security) securityRoutes(app, { security: opts.security });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
+  if (opts.credentials) credentialsRoutes(app, opts.credentials);
   return app;
 }

@@ -4,3 +4,5 @@ export { BootstrapError, type BootstrapErrorCode } from './error.js';
 export { BootstrapSession, transition, isTerminal, type BootstrapEvent, type BootstrapState } from './session.js';
 export * from './writer.js';
 export * from './server.js';
+export * from './rotation.js';
+export * from './rotation-driver.js';

@@ -27,7 +27,7 @@ import {
 import type { PskLookup } from '../dtls/index.js';
 import { codecFor, ContentFormat, Lwm2mPath, ResponseCode, type Model } from '../lwm2m/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { SecretBox, SecurityInfo, SecurityStore, SqliteStore } from '../store/index.js';
+import type { AuditLog, SecretBox, SecurityInfo, SecurityStore, SqliteStore } from '../store/index.js';
 import { BootstrapConfigStore, type BootstrapConfig } from './config.js';
 import { BootstrapError } from './error.js';
 import { BootstrapSession } from './session.js';
@@ -72,6 +72,8 @@ export interface BootstrapServerOptions {
   random?: (n: number) => Uint8Array;
   now?: () => number;
   coap?: CoapEndpointOptions;
+  /** Receives a 'created' event for each DM credential stored after Finish. */
+  audit?: AuditLog;
 }
 
 export interface BootstrapStartedEvent {
@@ -83,6 +85,8 @@ export interface BootstrapFinishedEvent {
   endpoint: string;
   /** True when a fresh DM credential was stored. */
   credentialReplaced: boolean;
+  /** True when the sequence delivered the endpoint's pending (rotation) PSK, which stays pending in the store. */
+  rotation?: boolean;
 }
 export interface BootstrapFailedEvent {
   endpoint: string;
@@ -194,7 +198,9 @@ export class BootstrapServer extends EventEmitter {
         return { code: ResponseCode.Forbidden };
       }
     }
-    const config = this.configFor(endpoint);
+    // A device that proved a factory key is one of ours: without a configuration of its own it gets the default
+    // (Warden's DM server with fresh credentials), which is what first contact is for.
+    const config = this.configFor(endpoint) ?? (channel.secure && this.opts.factoryKeys ? this.defaultConfig() : undefined);
     if (!config) {
       this.logger.info({ ep: endpoint }, 'bootstrap refused: no configuration');
       return text(ResponseCode.BadRequest, 'unknown endpoint');
@@ -300,10 +306,13 @@ export class BootstrapServer extends EventEmitter {
       const res = await ask('finish', Method.POST, '/bs');
       if (res.code !== ResponseCode.Changed) throw new StepFailed(`Bootstrap-Finish answered ${codeToString(res.code)}`);
       session.step('finished');
-      if (plan.generated) this.storeDmCredential(session.endpoint, plan.generated);
+      const rotation = plan.generated?.pending === true;
+      if (plan.generated && !rotation) this.storeDmCredential(session.endpoint, plan.generated);
+      plan.generated?.key.fill(0);
       this.configs.deviceFinished(session.endpoint, this.now());
-      this.logger.info({ ep: session.endpoint, credentialReplaced: plan.generated !== undefined }, 'bootstrap finished');
-      this.emit('bootstrap-finished', { endpoint: session.endpoint, credentialReplaced: plan.generated !== undefined } satisfies BootstrapFinishedEvent);
+      const replaced = plan.generated !== undefined && !rotation;
+      this.logger.info({ ep: session.endpoint, credentialReplaced: replaced, rotation }, 'bootstrap finished');
+      this.emit('bootstrap-finished', { endpoint: session.endpoint, credentialReplaced: replaced, ...(rotation ? { rotation } : {}) } satisfies BootstrapFinishedEvent);
       return true;
     } catch (err) {
       if (!(err instanceof SequenceEnded)) {
@@ -318,13 +327,17 @@ export class BootstrapServer extends EventEmitter {
   }
 
   private generatePsk(endpoint: string): GeneratedPsk {
+    // A rotation in progress: every sequence writes the pending PSK (the store accepts it alongside the current one),
+    // so a device that re-bootstraps mid-rotation cannot end up with a key the DM server does not know.
+    const pending = this.opts.security.getPending(endpoint, { withKey: true });
+    if (pending?.pskKey) return { identity: pending.pskIdentity, key: pending.pskKey, pending: true };
     const identity = (this.opts.dmIdentityFor ?? ((e) => e))(endpoint);
     return { identity, key: this.random(32) };
   }
 
   private storeDmCredential(endpoint: string, psk: GeneratedPsk): void {
     this.opts.security.add({ endpoint, mode: 'psk', pskIdentity: psk.identity, pskKey: psk.key });
-    psk.key.fill(0);
+    this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { identity: psk.identity } });
   }
 
   /** The default configuration (one DM server, Warden's) for `PUT` convenience and the CLI. */

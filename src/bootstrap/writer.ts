@@ -13,6 +13,8 @@ const bytes = (hexText: string | undefined): Uint8Array => (hexText ? new Uint8A
 export interface GeneratedPsk {
   identity: string;
   key: Uint8Array;
+  /** The endpoint's pending rotation PSK from the security store (already stored), not a fresh one. */
+  pending?: boolean;
 }
 
 /** One Security instance as written: `config` with its keys as bytes. */

@@ -6,7 +6,11 @@ import type { PeerIdentity } from '../coap/index.js';
 import type { Authorizer } from '../server/index.js';
 import type { SecurityInfo } from '../store/index.js';
 
-export function securityAuthorizer(security: { get(endpoint: string): SecurityInfo | undefined }): Authorizer {
+export function securityAuthorizer(security: {
+  get(endpoint: string): SecurityInfo | undefined;
+  /** A rotation's second PSK (SecurityStore.getPending): its identity is accepted alongside the current one. */
+  getPending?(endpoint: string): { pskIdentity: string } | undefined;
+}): Authorizer {
   return (endpoint: string, identity: PeerIdentity | undefined): boolean => {
     const info = security.get(endpoint);
     // No security info: only an unauthenticated (plain CoAP) device may use the name; an authenticated
@@ -15,7 +19,7 @@ export function securityAuthorizer(security: { get(endpoint: string): SecurityIn
     if (!identity || identity.mode !== info.mode) return false;
     switch (info.mode) {
       case 'psk':
-        return identity.name === info.pskIdentity;
+        return identity.name === info.pskIdentity || identity.name === security.getPending?.(endpoint)?.pskIdentity;
       case 'rpk': // the raw-key verifier names the endpoint the key is stored for
       case 'x509': // the certificate's subject CN
         return identity.name === endpoint;

@@ -690,7 +690,7 @@ export class Lwm2mClient extends EventEmitter {
           this.reboot();
           return;
         case 'bootstrap':
-          void this.restartWithBootstrap();
+          this.restartWithBootstrap().catch((err: unknown) => this.logger.warn({ err }, 'bootstrap after Bootstrap-Request Trigger failed'));
           return;
       }
     });

@@ -54,7 +54,29 @@ CREATE TABLE IF NOT EXISTS security_info (
   rpk_fingerprint TEXT UNIQUE,
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS security_pending (
+  endpoint TEXT PRIMARY KEY,
+  psk_identity TEXT NOT NULL UNIQUE,
+  psk_key_sealed BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
+
+/** A second PSK an endpoint holds while a rotation proves it (accepted alongside the current one). */
+export interface PendingPsk {
+  endpoint: string;
+  pskIdentity: string;
+  /** Absent unless asked for. */
+  pskKey?: Uint8Array;
+  createdAt: number;
+}
+
+interface PendingRow {
+  endpoint: string;
+  psk_identity: string;
+  psk_key_sealed: Buffer;
+  created_at: number;
+}
 
 interface Row {
   endpoint: string;
@@ -142,11 +164,23 @@ export class SecurityStore {
       count: db.prepare('SELECT COUNT(*) AS n FROM security_info'),
       byIdentity: db.prepare('SELECT * FROM security_info WHERE psk_identity = ?'),
       byFingerprint: db.prepare('SELECT * FROM security_info WHERE rpk_fingerprint = ?'),
+      pendingGet: db.prepare('SELECT * FROM security_pending WHERE endpoint = ?'),
+      pendingByIdentity: db.prepare('SELECT * FROM security_pending WHERE psk_identity = ?'),
+      pendingInsert: db.prepare('INSERT OR REPLACE INTO security_pending VALUES (?, ?, ?, ?)'),
+      pendingRemove: db.prepare('DELETE FROM security_pending WHERE endpoint = ?'),
     };
+    this.promoteTx = db.transaction((endpoint: string): SecurityInfo | undefined => {
+      const p = this.stmt.pendingGet.get(endpoint) as PendingRow | undefined;
+      if (!p) return undefined;
+      const key = this.box.open(p.psk_key_sealed, pskAad(p.endpoint, p.psk_identity));
+      this.stmt.pendingRemove.run(endpoint);
+      return this.addNow({ endpoint, mode: 'psk', pskIdentity: p.psk_identity, pskKey: key });
+    });
     this.addTx = db.transaction((info: NewSecurityInfo): SecurityInfo => this.addNow(info));
   }
 
   private readonly addTx: (info: NewSecurityInfo) => SecurityInfo;
+  private readonly promoteTx: (endpoint: string) => SecurityInfo | undefined;
 
   /**
    * Adds the endpoint's security info, replacing what it had. Throws SecurityStoreError: INVALID (see
@@ -164,7 +198,8 @@ export class SecurityStore {
     let fp: string | null = null;
     if (info.mode === 'psk') {
       const other = this.stmt.byIdentity.get(info.pskIdentity) as Row | undefined;
-      if (other && other.endpoint !== info.endpoint) {
+      const pending = this.stmt.pendingByIdentity.get(info.pskIdentity) as PendingRow | undefined;
+      if ((other && other.endpoint !== info.endpoint) || (pending && pending.endpoint !== info.endpoint)) {
         throw new SecurityStoreError('DUPLICATE_IDENTITY', `PSK identity "${info.pskIdentity}" is already used by another endpoint`);
       }
       sealed = Buffer.from(this.box.seal(info.pskKey!, pskAad(info.endpoint, info.pskIdentity!)));
@@ -191,9 +226,48 @@ export class SecurityStore {
     return out;
   }
 
-  /** Removes the endpoint's info; false if it had none. */
+  /** Removes the endpoint's info (and any pending PSK); false if it had none. */
   remove(endpoint: string): boolean {
+    this.stmt.pendingRemove.run(endpoint);
     return this.stmt.remove.run(endpoint).changes > 0;
+  }
+
+  /**
+   * Stores a second PSK for a PSK-mode endpoint, accepted alongside its current one until `promotePending`
+   * (rotation). Idempotent for the same identity; a different identity replaces the previous pending PSK.
+   * The identity must differ from the current one (a DTLS PSK lookup maps one identity to one key).
+   */
+  setPending(endpoint: string, pskIdentity: string, pskKey: Uint8Array): PendingPsk {
+    validateSecurityInfo({ endpoint, mode: 'psk', pskIdentity, pskKey });
+    const current = this.stmt.get.get(endpoint) as Row | undefined;
+    if (!current || current.mode !== 'psk') throw new SecurityStoreError('INVALID', `${endpoint} has no PSK credential to rotate`);
+    if (current.psk_identity === pskIdentity) throw new SecurityStoreError('INVALID', 'a pending PSK needs an identity of its own');
+    const other = (this.stmt.byIdentity.get(pskIdentity) as Row | undefined) ?? (this.stmt.pendingByIdentity.get(pskIdentity) as PendingRow | undefined);
+    if (other && other.endpoint !== endpoint) {
+      throw new SecurityStoreError('DUPLICATE_IDENTITY', `PSK identity "${pskIdentity}" is already used by another endpoint`);
+    }
+    const createdAt = this.now();
+    this.stmt.pendingInsert.run(endpoint, pskIdentity, Buffer.from(this.box.seal(pskKey, pskAad(endpoint, pskIdentity))), createdAt);
+    return { endpoint, pskIdentity, createdAt };
+  }
+
+  /** The endpoint's pending PSK, key opened only with `withKey`. */
+  getPending(endpoint: string, opts: { withKey?: boolean } = {}): PendingPsk | undefined {
+    const p = this.stmt.pendingGet.get(endpoint) as PendingRow | undefined;
+    if (!p) return undefined;
+    const out: PendingPsk = { endpoint, pskIdentity: p.psk_identity, createdAt: p.created_at };
+    if (opts.withKey) out.pskKey = this.box.open(p.psk_key_sealed, pskAad(p.endpoint, p.psk_identity));
+    return out;
+  }
+
+  /** Makes the pending PSK the current one and forgets the old one, in one transaction. Undefined if none pending. */
+  promotePending(endpoint: string): SecurityInfo | undefined {
+    return this.promoteTx(endpoint);
+  }
+
+  /** Drops the pending PSK (the current one stays); false if there was none. */
+  removePending(endpoint: string): boolean {
+    return this.stmt.pendingRemove.run(endpoint).changes > 0;
   }
 
   /** The endpoint's info, with its PSK key opened unless `withKey` is false. */
@@ -212,10 +286,13 @@ export class SecurityStore {
     return (this.stmt.count.get() as { n: number }).n;
   }
 
-  /** The PSK-mode info with this identity (key opened), if any. */
+  /** The PSK-mode info with this identity (key opened), current or pending, if any. */
   findByPskIdentity(identity: string): SecurityInfo | undefined {
     const row = this.stmt.byIdentity.get(identity) as Row | undefined;
-    return row && row.mode === 'psk' ? this.fromRow(row, true) : undefined;
+    if (row) return row.mode === 'psk' ? this.fromRow(row, true) : undefined;
+    const p = this.stmt.pendingByIdentity.get(identity) as PendingRow | undefined;
+    if (!p) return undefined;
+    return { endpoint: p.endpoint, mode: 'psk', pskIdentity: p.psk_identity, pskKey: this.box.open(p.psk_key_sealed, pskAad(p.endpoint, p.psk_identity)), createdAt: p.created_at };
   }
 
   /** The RPK-mode info holding exactly this SubjectPublicKeyInfo (compared in constant time), if any. */

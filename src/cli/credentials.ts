@@ -1,0 +1,147 @@
+/**
+ * `warden credentials rotate --all|--group G|--endpoint E`, `warden credentials status [ID]` and
+ * `warden credentials audit`: talk to the running Warden's REST API, because a campaign is driven by the process that
+ * holds the DM and bootstrap servers (their DTLS associations reach the devices). The token comes from
+ * `--api-token`, WARDEN_API_TOKEN or DATA/api-token. Nothing printed holds key material (the API never returns any).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+
+export interface CredentialsCliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processIo: CredentialsCliIo = {
+  out: (line) => void process.stdout.write(line + '\n'),
+  err: (line) => void process.stderr.write(line + '\n'),
+};
+
+export interface ApiFlags {
+  /** Base URL of the REST API, e.g. http://127.0.0.1:8080. */
+  api: string;
+  apiToken?: string;
+  data: string;
+}
+
+export interface RotateFlags extends ApiFlags {
+  all?: boolean;
+  group?: string;
+  endpoint?: string;
+  concurrency?: string;
+  maxAttempts?: string;
+}
+
+function token(flags: ApiFlags): string {
+  if (flags.apiToken) return flags.apiToken;
+  if (process.env.WARDEN_API_TOKEN) return process.env.WARDEN_API_TOKEN;
+  const file = join(flags.data, 'api-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  throw new Error(`no API token: give --api-token, set WARDEN_API_TOKEN, or run where ${file} exists`);
+}
+
+async function api(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(new URL(path, flags.api), {
+    method,
+    headers: { authorization: `Bearer ${token(flags)}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  const json = text === '' ? undefined : (JSON.parse(text) as unknown);
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${(json as { message?: string } | undefined)?.message ?? res.statusText}`);
+  return json;
+}
+
+interface Summary {
+  id: number;
+  target: Record<string, unknown>;
+  state: string;
+  counts: Record<string, number>;
+  createdAt: number;
+}
+interface Device {
+  endpoint: string;
+  state: string;
+  attempts: number;
+  newIdentity: string | null;
+  lastError: string | null;
+}
+
+const targetText = (t: Record<string, unknown>) => ('all' in t ? 'all' : 'group' in t ? `group ${String(t.group)}` : `endpoint ${String(t.endpoint)}`);
+const countsText = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ');
+
+function positiveInt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${name} must be a positive integer`);
+  return Number(v);
+}
+
+/** `warden credentials rotate`: starts a campaign and prints its id. */
+export async function credentialsRotate(flags: RotateFlags, io: CredentialsCliIo = processIo): Promise<number> {
+  const chosen = [flags.all ? 'all' : undefined, flags.group, flags.endpoint].filter((v) => v !== undefined);
+  if (chosen.length !== 1) throw new Error('give exactly one of --all, --group G, --endpoint E');
+  const body: Record<string, unknown> = flags.all ? { all: true } : flags.group !== undefined ? { group: flags.group } : { endpoint: flags.endpoint };
+  const concurrency = positiveInt(flags.concurrency, '--concurrency');
+  const maxAttempts = positiveInt(flags.maxAttempts, '--max-attempts');
+  if (concurrency !== undefined) body.concurrency = concurrency;
+  if (maxAttempts !== undefined) body.maxAttempts = maxAttempts;
+  const s = (await api(flags, 'POST', '/api/credentials/rotations', body)) as Summary;
+  io.out(`rotation ${s.id} started (${targetText(s.target)}): ${countsText(s.counts)}`);
+  return s.id;
+}
+
+/** `warden credentials status [ID]`: all campaigns, or one with a line per device (endpoint, state, attempts, error). */
+export async function credentialsStatus(flags: ApiFlags & { id?: string }, io: CredentialsCliIo = processIo): Promise<void> {
+  if (flags.id === undefined) {
+    const list = (await api(flags, 'GET', '/api/credentials/rotations')) as Summary[];
+    if (list.length === 0) io.out('no rotation campaigns');
+    for (const s of list) io.out([s.id, s.state, targetText(s.target), countsText(s.counts)].join('\t'));
+    return;
+  }
+  const id = positiveInt(flags.id, 'ID');
+  const s = (await api(flags, 'GET', `/api/credentials/rotations/${id}`)) as Summary & { devices: Device[] };
+  io.out(`rotation ${s.id} ${s.state} (${targetText(s.target)}): ${countsText(s.counts)}`);
+  for (const d of s.devices) io.out([d.endpoint, d.state, `attempts=${d.attempts}`, d.lastError ?? ''].join('\t').trimEnd());
+}
+
+/** `warden credentials audit`: credential events, newest first. */
+export async function credentialsAudit(flags: ApiFlags & { endpoint?: string; kind?: string; since?: string; limit?: string }, io: CredentialsCliIo = processIo): Promise<void> {
+  const q = new URLSearchParams();
+  for (const k of ['endpoint', 'kind', 'since', 'limit'] as const) if (flags[k] !== undefined) q.set(k, flags[k]!);
+  const events = (await api(flags, 'GET', `/api/audit?${q.toString()}`)) as { time: string; endpoint: string; kind: string; actor: string; detail?: Record<string, unknown> }[];
+  if (events.length === 0) io.out('no credential events');
+  for (const e of events) io.out([e.time, e.endpoint, e.kind, e.actor, e.detail ? JSON.stringify(e.detail) : ''].join('\t').trimEnd());
+}
+
+/** Adds `credentials rotate|status|audit` to the program. */
+export function registerCredentialsCommands(program: Command, io: CredentialsCliIo = processIo): void {
+  const cmd = program.command('credentials').description('rotate device credentials across the fleet and read the credential audit log');
+  const common = (c: Command) =>
+    c
+      .option('--api <url>', 'REST API of the running Warden', 'http://127.0.0.1:8080')
+      .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
+      .option('--data <dir>', 'data directory', './data');
+  common(
+    cmd
+      .command('rotate')
+      .description('start a rotation campaign: each device gets a new PSK, proves it, then the old one is removed')
+      .option('--all', 'every PSK device')
+      .option('--group <name>', 'the devices of a bootstrap group')
+      .option('--endpoint <name>', 'one device')
+      .option('--concurrency <n>', 'devices rotated at once')
+      .option('--max-attempts <n>', 'deliveries per device before it is marked failed (it keeps a working credential)'),
+  ).action(async (flags: RotateFlags) => void (await credentialsRotate(flags, io)));
+  common(cmd.command('status').argument('[id]', 'campaign id').description('list campaigns, or show one campaign per device')).action(
+    (id: string | undefined, flags: ApiFlags) => credentialsStatus({ ...flags, ...(id !== undefined ? { id } : {}) }, io),
+  );
+  common(
+    cmd
+      .command('audit')
+      .description('credential events (created, used-first, rotated, revoked); never any key')
+      .option('--endpoint <name>', 'one device')
+      .option('--kind <kind>', 'created | used-first | rotated | revoked')
+      .option('--since <time>', 'epoch ms or ISO 8601')
+      .option('--limit <n>', 'at most this many (default 100)'),
+  ).action((flags: ApiFlags & { endpoint?: string; kind?: string; since?: string; limit?: string }) => credentialsAudit(flags, io));
+}

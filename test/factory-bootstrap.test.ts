@@ -1,0 +1,65 @@
+/**
+ * Issue 4 end to end through `warden server`'s wiring: a factory key derived in the key store (never stored), a device
+ * that bootstraps with it over DTLS, receives fresh DM credentials, and registers; the factory key then opens nothing
+ * but the bootstrap server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Lwm2mClient } from '../src/client/index.js';
+import { keysInit, openKeyStore, FACTORY_MASTER_LABEL, type KeysCliIo } from '../src/cli/keys.js';
+import { startWarden } from '../src/cli/warden.js';
+import { FactoryKeyDeriver } from '../src/keys/index.js';
+import { Lwm2mPath } from '../src/lwm2m/path.js';
+import { silentLogger } from '../src/log.js';
+import { once } from './helpers.js';
+
+const io = (env: NodeJS.ProcessEnv): KeysCliIo => ({
+  env, out: () => {}, err: () => {}, progress: () => {}, askSecret: () => Promise.reject(new Error('no prompt in tests')),
+});
+
+test('a device with only its factory key bootstraps, gets fresh DM credentials and registers over DTLS', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-factory-'));
+  const pass = 'test keystore passphrase';
+  const previous = process.env.WARDEN_KEYSTORE_PASS;
+  process.env.WARDEN_KEYSTORE_PASS = pass;
+  t.after(() => {
+    if (previous === undefined) delete process.env.WARDEN_KEYSTORE_PASS;
+    else process.env.WARDEN_KEYSTORE_PASS = previous;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await keysInit({ data: dir }, io({ WARDEN_KEYSTORE_PASS: pass }));
+  const keyStore = await openKeyStore({ data: dir }, io({ WARDEN_KEYSTORE_PASS: pass }));
+  const factory = await new FactoryKeyDeriver(keyStore, { masterLabel: FACTORY_MASTER_LABEL, keyVersion: 1 }).credentialFor('SN-0001');
+  await keyStore.close();
+
+  const warden = await startWarden({
+    dataDir: dir, coapsPort: 0, bootstrapsPort: 0, coapHost: '127.0.0.1', apiPort: 0, apiHost: '127.0.0.1',
+    apiToken: 'test-token-factory', logger: silentLogger,
+  });
+  const client = new Lwm2mClient({
+    endpoint: factory.endpoint,
+    bootstrap: {
+      serverUri: `coaps://127.0.0.1:${warden.bootstrapsPort}`,
+      security: { mode: 'psk', identity: factory.pskIdentity, key: factory.pskKey },
+    },
+  });
+  t.after(async () => {
+    await client.stop().catch(() => {});
+    await warden.close();
+  });
+  const registered = once(warden.server, 'registered', 15_000);
+  await client.start();
+  await registered;
+  const reg = warden.server.getRegistration(factory.endpoint);
+  assert.ok(reg?.secure, 'registered over DTLS');
+  assert.equal(reg.identity?.mode, 'psk');
+  assert.notEqual(reg.identity?.name, factory.pskIdentity, 'with the DM identity written at bootstrap, not the factory one');
+  const dm = warden.security.get(factory.endpoint, { withKey: true });
+  assert.ok(dm?.pskKey && dm.pskKey.length === 32, 'a fresh 256-bit DM key');
+  assert.notDeepEqual(Buffer.from(dm.pskKey), Buffer.from(factory.pskKey));
+  assert.equal((await warden.server.read(factory.endpoint, Lwm2mPath.parse('/3/0/0'))).code, 69);
+  assert.equal((await warden.server.read(factory.endpoint, Lwm2mPath.parse('/0/0/5'))).code, 129, 'the DM server cannot read the Security object');
+});
