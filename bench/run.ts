@@ -13,6 +13,7 @@ import { Lwm2mServer } from '../src/server/index.js';
 import { SqliteStore } from '../src/store/index.js';
 import { udpEcho } from './udp-echo.js';
 import { benchKeys } from './keys.js';
+import { benchRotation } from './rotation.js';
 import { benchHandshakes, benchRecords, benchSessionMemory, handshakeCryptoCeiling } from './dtls.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -138,6 +139,19 @@ if (!only || only === 'keys') {
   rows.push({ figure: 'Factory keys derived, SoftHSM2 (CKM_SHA256_HMAC)', value: perSec(k.softhsmHmacKeysPerSec) });
   rows.push({ figure: 'Factory keys derived, SoftHSM2 (CKM_AES_CMAC)', value: perSec(k.softhsmCmacKeysPerSec) });
   rows.push({ figure: `Factory list, ${k.factoryListDevices.toLocaleString('en')} devices (software)`, value: `${k.factoryListSeconds.toFixed(1)} s`, target: quick ? '' : '< 60 s' });
+}
+
+if (!only || only === 'rotation') {
+  const n = quick ? 2_000 : 10_000;
+  for (const loss of [0, 0.2]) {
+    const r = await benchRotation(n, { loss });
+    results[`rotation_${n}_loss${loss}_seconds`] = r.seconds;
+    rows.push({
+      figure: `Rotate ${n.toLocaleString('en')} simulated devices${loss ? `, ${loss * 100}% loss` : ''}`,
+      value: `${r.seconds.toFixed(1)} s`,
+      baseline: `${r.failed} failed, ${r.lockedOut} locked out`,
+    });
+  }
 }
 
 const width = [56, 14, 34, 12];

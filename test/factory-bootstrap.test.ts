@@ -62,4 +62,25 @@ test('a device with only its factory key bootstraps, gets fresh DM credentials a
   assert.notDeepEqual(Buffer.from(dm.pskKey), Buffer.from(factory.pskKey));
   assert.equal((await warden.server.read(factory.endpoint, Lwm2mPath.parse('/3/0/0'))).code, 69);
   assert.equal((await warden.server.read(factory.endpoint, Lwm2mPath.parse('/0/0/5'))).code, 129, 'the DM server cannot read the Security object');
+
+  // Fleet rotation through the API: the device is given a new DM key alongside the old one and proves it.
+  const firstDmIdentity = reg.identity!.name;
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${warden.apiUrl}${path}`, { ...init, headers: { authorization: 'Bearer test-token-factory', 'content-type': 'application/json' } });
+  const started = await api('/api/credentials/rotations', { method: 'POST', body: JSON.stringify({ endpoint: factory.endpoint }) });
+  assert.equal(started.status, 201);
+  const { id } = (await started.json()) as { id: number };
+  let state = '';
+  for (let i = 0; i < 300 && state !== 'finished'; i++) {
+    state = ((await (await api(`/api/credentials/rotations/${id}`)).json()) as { state: string }).state;
+    if (state !== 'finished') await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(state, 'finished', 'the rotation campaign completes');
+  const rotated = warden.server.getRegistration(factory.endpoint);
+  assert.ok(rotated, 'still registered');
+  assert.notEqual(rotated.identity?.name, firstDmIdentity, 'registered with the new credential');
+  assert.equal(warden.security.getPending(factory.endpoint), undefined, 'no second key is left behind');
+  const audit = (await (await api(`/api/audit?endpoint=${encodeURIComponent(factory.endpoint)}`)).json()) as { kind: string }[];
+  assert.ok(audit.some((e) => e.kind === 'rotated'), 'the audit log records the rotation');
+  assert.ok(!JSON.stringify(audit).includes(Buffer.from(dm.pskKey).toString('hex')), 'and no key');
 });

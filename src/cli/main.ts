@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Lwm2mClient, type ClientSecurity } from '../client/index.js';
 import { createLogger } from '../log.js';
 import { clientSecurityFromFlags, type ClientSecurityFlags } from './client-security.js';
+import { registerCredentialsCommands } from './credentials.js';
 import { registerKeysCommands } from './keys.js';
 import { registerSecurityCommands } from './security.js';
 import { startWarden } from './warden.js';
@@ -180,6 +181,7 @@ program
 
 registerSecurityCommands(program);
 registerKeysCommands(program);
+registerCredentialsCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);

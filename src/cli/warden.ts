@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { createApi } from '../api/index.js';
-import { BootstrapServer, bootstrapPskLookup, type FactoryKeys } from '../bootstrap/index.js';
+import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
 import { CertificateAuthority, FactoryKeyDeriver, type KeyStore } from '../keys/index.js';
 import { UdpTransport, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent } from '../dtls/index.js';
@@ -12,8 +12,8 @@ import { createCertificateVerifier } from '../dtls/x509.js';
 import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
-import { estHandler, Lwm2mServer } from '../server/index.js';
-import { DtlsSessionStore, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
+import { estHandler, Lwm2mServer, type Registration } from '../server/index.js';
+import { AuditLog, DtlsSessionStore, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
 import { FACTORY_MASTER_LABEL, openKeyStore, type KeysCliIo } from './keys.js';
@@ -105,10 +105,28 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
   });
-  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port);
+  const audit = new AuditLog(store);
+  server.on('registered', (reg: Registration) => {
+    if (reg.identity?.mode === 'psk') audit.usedFirst(reg.endpoint, reg.identity.name);
+  });
+  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit);
+  const rotation = new RotationManager({
+    store, security, audit, driver: lwm2mRotationDriver(server),
+    resolveGroup: (name) => {
+      const group = boot?.server.configs.getGroup(name);
+      if (!group) return undefined;
+      if (group.endpoints) return group.endpoints;
+      const prefix = group.endpointPrefix ?? '';
+      return security.list({ limit: 10_000_000 }).map((i) => i.endpoint).filter((ep) => ep.startsWith(prefix));
+    },
+  });
+  // A campaign interrupted by a crash or an upgrade carries on where it stopped.
+  const resumed = rotation.resume();
+  if (resumed.length) o.logger.info({ campaigns: resumed }, 'rotation campaigns resumed');
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
   const api = await createApi({
-    server, model, apiToken: token, security, bootstrap: boot?.server, logger: o.logger.child({ layer: 'api' }),
+    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit },
+    logger: o.logger.child({ layer: 'api' }),
   });
   await api.listen({ port: o.apiPort, host: o.apiHost });
   const bound = api.server.address();
@@ -132,6 +150,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     security,
     async close() {
       await api.close();
+      rotation.close();
       await boot?.server.close();
       await boot?.keyStore?.close();
       // Saved, and closed without close_notify, so devices keep their sessions across an upgrade.
@@ -232,6 +251,7 @@ async function startBootstrap(
   security: SecurityStore,
   model: ModelRegistry,
   coapsPort: number | undefined,
+  audit: AuditLog,
 ): Promise<{ server: BootstrapServer; port?: number; securePort?: number; keyStore?: KeyStore } | undefined> {
   if (o.bootstrapPort === undefined && o.bootstrapsPort === undefined) return undefined;
   const factory = await factoryKeys(o);
@@ -246,6 +266,7 @@ async function startBootstrap(
     transport: plain, secureTransport: secure, store, security, box, model,
     dmServerUri: o.dmServerUri ?? `coaps://127.0.0.1:${coapsPort ?? 5684}`,
     factoryKeys: factory?.keys,
+    audit,
     endpointForIdentity: factory ? (id) => factory.keys.endpointFor(id) ?? id : undefined,
     logger: o.logger.child({ layer: 'bootstrap' }),
   });
