@@ -12,6 +12,7 @@ import { Lwm2mPath } from '../src/lwm2m/path.js';
 import { Lwm2mServer } from '../src/server/index.js';
 import { SqliteStore } from '../src/store/index.js';
 import { udpEcho } from './udp-echo.js';
+import { benchBootstrap } from './bootstrap.js';
 import { benchKeys } from './keys.js';
 import { benchRotation } from './rotation.js';
 import { benchHandshakes, benchRecords, benchSessionMemory, handshakeCryptoCeiling } from './dtls.js';
@@ -139,6 +140,12 @@ if (!only || only === 'keys') {
   rows.push({ figure: 'Factory keys derived, SoftHSM2 (CKM_SHA256_HMAC)', value: perSec(k.softhsmHmacKeysPerSec) });
   rows.push({ figure: 'Factory keys derived, SoftHSM2 (CKM_AES_CMAC)', value: perSec(k.softhsmCmacKeysPerSec) });
   rows.push({ figure: `Factory list, ${k.factoryListDevices.toLocaleString('en')} devices (software)`, value: `${k.factoryListSeconds.toFixed(1)} s`, target: quick ? '' : '< 60 s' });
+}
+
+if (!only || only === 'bootstrap') {
+  const b = await benchBootstrap(quick ? 300 : 2000);
+  results.bootstrapSequencesPerSecond = b.perSecond;
+  rows.push({ figure: `Bootstrap sequences/s over DTLS-PSK (${b.finished} devices)`, value: b.perSecond.toFixed(0) });
 }
 
 if (!only || only === 'rotation') {
