@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AuditLog, SqliteStore } from '../src/store/index.js';
 
 const MAIN = new URL('../src/cli/main.js', import.meta.url).pathname;
 
@@ -58,7 +59,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 test('every command has --help', () => {
   const top = run(['--help']);
   assert.equal(top.status, 0);
-  for (const cmd of ['server', 'demo', 'client', 'security']) {
+  for (const cmd of ['server', 'demo', 'client', 'security', 'keys', 'credentials']) {
     assert.match(top.stdout, new RegExp(`\\b${cmd}\\b`));
     const r = run([cmd, '--help']);
     assert.equal(r.status, 0, `${cmd} --help`);
@@ -88,6 +89,11 @@ test('warden security add, list and remove never print the key', (t) => {
   assert.notEqual(short.status, 0, 'a 2-byte PSK is refused');
   assert.equal(run(['security', 'remove', '--endpoint', 'dev1', '--data', dir]).status, 0);
   assert.doesNotMatch(run(['security', 'list', '--data', dir]).stdout, /dev1-id/);
+  const store = new SqliteStore(join(dir, 'warden.db'));
+  const events = new AuditLog(store).query({ endpoint: 'dev1' });
+  store.close();
+  assert.deepEqual(events.map((e) => [e.kind, e.actor]), [['revoked', 'cli']], 'the removal is in the audit log');
+  assert.ok(!JSON.stringify(events).includes(key), 'without the key');
 });
 
 test('warden server and warden client: register, serve the API, de-register on SIGTERM', async (t) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { fingerprint, spkiOf } from '../dtls/rpk.js';
 import type { Logger } from '../log.js';
-import { SecretBox, SecurityStore, SqliteStore, type NewSecurityInfo, type SecurityInfo } from '../store/index.js';
+import { AuditLog, SecretBox, SecurityStore, SqliteStore, type NewSecurityInfo, type SecurityInfo } from '../store/index.js';
 
 /** Where the commands read and write: injectable for tests. */
 export interface SecurityCliIo {
@@ -54,7 +54,9 @@ function ioLogger(io: SecurityCliIo): Logger {
 function withStore<T>(dataDir: string, io: SecurityCliIo, fn: (security: SecurityStore) => T): T {
   const store = new SqliteStore(join(dataDir, 'warden.db'));
   try {
-    return fn(new SecurityStore(store, SecretBox.openOrCreate(join(dataDir, 'secret.key'), ioLogger(io))));
+    const audit = new AuditLog(store);
+    const onRemoved = (endpoint: string) => audit.record({ endpoint, kind: 'revoked', actor: 'cli' });
+    return fn(new SecurityStore(store, SecretBox.openOrCreate(join(dataDir, 'secret.key'), ioLogger(io)), { onRemoved }));
   } finally {
     store.close();
   }

@@ -79,7 +79,10 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   }
   const store = new SqliteStore(join(o.dataDir, 'warden.db'));
   const box = SecretBox.openOrCreate(join(o.dataDir, 'secret.key'), o.logger);
-  const security = new SecurityStore(store, box);
+  const audit = new AuditLog(store);
+  const security = new SecurityStore(store, box, {
+    onRemoved: (endpoint) => audit.record({ endpoint, kind: 'revoked', actor: 'api' }),
+  });
   const sessions = new DtlsSessionStore(store, box);
   const transport = o.coapPort !== undefined ? await UdpTransport.bind(o.coapPort, o.coapHost) : undefined;
   // Warden's device CA: EST enrollment over CoAPs, and a trust anchor (with its CRL) for device certificates.
@@ -105,9 +108,8 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
   });
-  const audit = new AuditLog(store);
   server.on('registered', (reg: Registration) => {
-    if (reg.identity?.mode === 'psk') audit.usedFirst(reg.endpoint, reg.identity.name);
+    if (reg.identity) audit.usedFirst(reg.endpoint, reg.identity.name);
   });
   const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit);
   const rotation = new RotationManager({

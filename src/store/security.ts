@@ -144,15 +144,18 @@ export function validateSecurityInfo(info: NewSecurityInfo): void {
 export class SecurityStore {
   private readonly stmt;
   private readonly now: () => number;
+  private readonly onRemoved: ((endpoint: string) => void) | undefined;
 
+  /** `onRemoved` hears every credential removed (the audit log records it as revoked). */
   constructor(
     store: { readonly db: Database.Database },
     private readonly box: SecretBox,
-    opts: { now?: () => number } = {},
+    opts: { now?: () => number; onRemoved?: (endpoint: string) => void } = {},
   ) {
     const db = store.db;
     db.exec(SCHEMA);
     this.now = opts.now ?? Date.now;
+    this.onRemoved = opts.onRemoved;
     this.stmt = {
       upsert: db.prepare(`INSERT INTO security_info VALUES (@endpoint, @mode, @psk_identity, @psk_key_sealed, @rpk_public_key,
         @rpk_fingerprint, @created_at) ON CONFLICT(endpoint) DO UPDATE SET mode = excluded.mode, psk_identity = excluded.psk_identity,
@@ -229,7 +232,9 @@ export class SecurityStore {
   /** Removes the endpoint's info (and any pending PSK); false if it had none. */
   remove(endpoint: string): boolean {
     this.stmt.pendingRemove.run(endpoint);
-    return this.stmt.remove.run(endpoint).changes > 0;
+    const removed = this.stmt.remove.run(endpoint).changes > 0;
+    if (removed) this.onRemoved?.(endpoint);
+    return removed;
   }
 
   /**
