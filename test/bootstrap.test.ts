@@ -218,12 +218,12 @@ test('interop: libcoap coap-client-notls POSTs /bs and gets 2.04; the sequence t
   r.bs.configs.putDevice('x', NOSEC);
   const failed = once<BootstrapFailedEvent>(r.bs, 'bootstrap-failed', 15_000);
   const { spawn } = await import('node:child_process');
-  const child = spawn('coap-client-notls', ['-m', 'post', '-B', '1', '-v', '6', `${r.bsPlainUri}/bs?ep=x`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('coap-client-notls', ['-m', 'post', '-B', '1', '-v', '7', `${r.bsPlainUri}/bs?ep=x`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((resolve) => child.on('exit', resolve));
-  assert.match(out, /2\.04/);
+  assert.match(out, /c:2\.04/);
   const e = await failed;
   assert.equal(e.endpoint, 'x');
   assert.deepEqual(r.bs.running(), []);

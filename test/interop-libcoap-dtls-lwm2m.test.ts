@@ -53,20 +53,20 @@ for (const lib of ['openssl', 'gnutls'] as const) {
     const uri = (ep: string) => `coaps://127.0.0.1:${port}/rd?ep=${ep}&lt=60&lwm2m=1.1`;
 
     const ok = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>,</3/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`dev-${lib}`)]);
-    assert.match(ok.out, /2\.01/, ok.out);
+    assert.match(ok.out, /c:2\.01/, ok.out);
     const reg = ts.server.getRegistration(`dev-${lib}`);
     assert.ok(reg, 'registered');
     assert.equal(reg.secure, true);
     assert.deepEqual(reg.identity, { mode: 'psk', name: `id-${lib}` });
 
     const borrowed = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
-    assert.match(borrowed.out, /4\.03/, 'an identity registering under another endpoint gets 4.03');
+    assert.match(borrowed.out, /c:4\.03/, 'an identity registering under another endpoint gets 4.03');
     assert.equal(ts.server.getRegistration(`other-${lib}`), undefined);
 
     const wrongKey = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `other-id-${lib}`, '-k', 'not-the-real-key', '-v', '7', uri(`other-${lib}`)]);
-    assert.doesNotMatch(wrongKey.out, /2\.01/);
+    assert.doesNotMatch(wrongKey.out, /c:2\.01/, 'a wrong key registers nothing (timestamps in the log may contain "2.01", the CoAP code print is "c:2.01")');
     const unknown = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', 'nobody', '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
-    assert.doesNotMatch(unknown.out, /2\.01/);
+    assert.doesNotMatch(unknown.out, /c:2\.01/);
     assert.equal(ts.server.getRegistration(`other-${lib}`), undefined, 'no registration from a failed handshake');
     assert.ok(ts.server.getRegistration(`dev-${lib}`), 'the good device stays registered throughout');
   });

@@ -142,6 +142,11 @@ export class Association implements FlightTimerOptions {
       this.fail(err as Error, true);
       return;
     }
+    this.started(r);
+  }
+
+  /** Applies the first step's result (`busy` is set). */
+  private started(r: StepResult | Promise<StepResult>): void {
     if (r instanceof Promise) {
       this.settle(r.then((res) => this.apply(res)));
       return;
@@ -161,16 +166,70 @@ export class Association implements FlightTimerOptions {
   beginWithMessage(msg: HandshakeMessage): void {
     const machine = this.machine!;
     this.reassembler!.nextSeq = msg.messageSeq + 1;
-    this.begin(() => machine.handle({ kind: 'message', message: msg }));
+    this.busy = true;
+    let r: StepResult | Promise<StepResult>;
+    try {
+      r = machine.handle({ kind: 'message', message: msg });
+    } catch (err) {
+      this.busy = false;
+      this.fail(err as Error, true);
+      return;
+    }
+    this.started(r);
   }
 
   /** Takes the records of one datagram from `from`. */
   receive(records: readonly DtlsRecord[], from: PeerAddress): void {
     if (this.closed) return;
     if (this.queue.length + records.length > MAX_QUEUED) return;
-    for (const rec of records) this.queue.push({ rec, from });
-    this.queue.push(undefined);
+    if (!this.busy && this.queue.length === 0) {
+      this.receiveNow(records, from);
+      return;
+    }
+    this.enqueue(records, 0, from);
     if (!this.busy) this.pump();
+  }
+
+  /** Queues `records` from index `start`, then the end-of-datagram marker. */
+  private enqueue(records: readonly DtlsRecord[], start: number, from: PeerAddress): void {
+    for (let i = start; i < records.length; i++) this.queue.push({ rec: records[i]!, from });
+    this.queue.push(undefined);
+  }
+
+  /**
+   * The common case, nothing queued and no step running: the datagram's records are processed in place (no queue
+   * entries). Whatever must wait (an asynchronous step, held records released by a ChangeCipherSpec) falls back to
+   * the queue in the same order.
+   */
+  private receiveNow(records: readonly DtlsRecord[], from: PeerAddress): void {
+    for (let i = 0; i < records.length; i++) {
+      if (this.closed) return;
+      let r: void | Promise<void>;
+      try {
+        r = this.processRecord(records[i]!, from);
+      } catch (err) {
+        this.fail(err as Error, true);
+        return;
+      }
+      if (r) {
+        this.enqueue(records, i + 1, from);
+        this.busy = true;
+        this.settle(r);
+        return;
+      }
+      if (this.queue.length > 0) {
+        // Held records go first, then the rest of this datagram.
+        this.enqueue(records, i + 1, from);
+        this.pump();
+        return;
+      }
+    }
+    if (this.closed) return;
+    // End of a datagram: answer a retransmitted flight once (RFC 6347 §4.2.4).
+    if (this.dupSeen) {
+      this.dupSeen = false;
+      this.flight.retransmit();
+    }
   }
 
   private pump(): void {
@@ -372,26 +431,34 @@ export class Association implements FlightTimerOptions {
     const out: Uint8Array[] = [];
     let size = 0;
     const mtu = this.opts.mtu ?? DEFAULT_MTU;
-    const push = (rec: Uint8Array) => {
-      if (size > 0 && size + rec.length > mtu) {
-        this.opts.send(concat(out, size), this.peer);
-        out.length = 0;
-        size = 0;
-      }
-      out.push(rec);
-      size += rec.length;
-    };
     for (const it of items) {
       if (it.contentType !== ContentType.handshake) {
-        push(this.conn.seal(it.contentType, it.epoch, it.data));
+        size = this.pack(out, size, mtu, this.conn.seal(it.contentType, it.epoch, it.data));
         continue;
       }
       const d = it.data;
-      const body = d.subarray(HANDSHAKE_HEADER_LENGTH);
+      const bodyLength = d.length - HANDSHAKE_HEADER_LENGTH;
       const maxFragment = Math.max(64, mtu - this.conn.overhead(it.epoch) - HANDSHAKE_HEADER_LENGTH);
-      for (const frag of fragmentMessage(d[0]!, (d[4]! << 8) | d[5]!, body, maxFragment)) push(this.conn.seal(ContentType.handshake, it.epoch, frag));
+      if (bodyLength <= maxFragment) {
+        // Unfragmented: the encoded message is already its only fragment (offset 0, length = length).
+        size = this.pack(out, size, mtu, this.conn.seal(ContentType.handshake, it.epoch, d));
+        continue;
+      }
+      const body = d.subarray(HANDSHAKE_HEADER_LENGTH);
+      for (const frag of fragmentMessage(d[0]!, (d[4]! << 8) | d[5]!, body, maxFragment)) size = this.pack(out, size, mtu, this.conn.seal(ContentType.handshake, it.epoch, frag));
     }
     if (size > 0) this.opts.send(concat(out, size), this.peer);
+  }
+
+  /** Adds a record to the datagram being filled, sending the datagram first when the record would overflow it. */
+  private pack(out: Uint8Array[], size: number, mtu: number, rec: Uint8Array): number {
+    if (size > 0 && size + rec.length > mtu) {
+      this.opts.send(concat(out, size), this.peer);
+      out.length = 0;
+      size = 0;
+    }
+    out.push(rec);
+    return size + rec.length;
   }
 
   private establish(result: HandshakeResult, sentFinalFlight: boolean): void {

@@ -72,8 +72,14 @@ export class HandshakeReassembler {
     if (f.messageSeq >= this.nextSeq + this.window) return 'ignored';
     let p = this.pending.get(f.messageSeq);
     if (!p) {
+      // The unfragmented header (RFC 6347 §4.2.6): fragment_offset 0, fragment_length = length.
       const raw = new Uint8Array(HANDSHAKE_HEADER_LENGTH + f.length);
-      raw.set(encodeHandshakeFragment(f.msgType, f.length, f.messageSeq, 0, new Uint8Array(0)).subarray(0, HANDSHAKE_HEADER_LENGTH));
+      raw[0] = f.msgType;
+      raw[1] = f.length >>> 16;
+      raw[2] = (f.length >>> 8) & 0xff;
+      raw[3] = f.length & 0xff;
+      raw[4] = f.messageSeq >>> 8;
+      raw[5] = f.messageSeq & 0xff;
       raw[9] = f.length >>> 16;
       raw[10] = (f.length >>> 8) & 0xff;
       raw[11] = f.length & 0xff;
@@ -84,7 +90,8 @@ export class HandshakeReassembler {
     }
     if (f.fragmentLength > 0) {
       p.raw.set(f.fragment, HANDSHAKE_HEADER_LENGTH + f.fragmentOffset);
-      addRange(p.ranges, f.fragmentOffset, f.fragmentOffset + f.fragmentLength);
+      if (p.ranges.length === 0) p.ranges.push(f.fragmentOffset, f.fragmentOffset + f.fragmentLength);
+      else addRange(p.ranges, f.fragmentOffset, f.fragmentOffset + f.fragmentLength);
     }
     return 'accepted';
   }

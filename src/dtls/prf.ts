@@ -13,37 +13,48 @@ function labelBytes(label: string): Uint8Array {
   return b;
 }
 
-/** RFC 5246 §5: P_SHA256(secret, seed) truncated to `length` bytes; the seed may come in parts (label, seed). */
-function pSha256Parts(secret: Uint8Array, label: Uint8Array | undefined, seed: Uint8Array, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
+/**
+ * RFC 5246 §5: P_SHA256(secret, seed) truncated to `length` bytes; the seed may come in parts (label | seed | seed2),
+ * fed to the HMAC one after the other instead of concatenated.
+ */
+function pSha256Parts(secret: Uint8Array, label: Uint8Array | undefined, seed: Uint8Array, seed2: Uint8Array | undefined, length: number): Buffer {
+  // A(1) = HMAC(secret, seed)
   const h = createHmac('sha256', secret);
   if (label) h.update(label);
-  let a: Buffer = h.update(seed).digest();
+  h.update(seed);
+  if (seed2) h.update(seed2);
+  let a: Buffer = h.digest();
+  let out: Buffer | undefined;
   let o = 0;
-  while (o < length) {
+  for (;;) {
     const p = createHmac('sha256', secret).update(a);
     if (label) p.update(label);
-    const block = p.update(seed).digest();
+    p.update(seed);
+    if (seed2) p.update(seed2);
+    const block = p.digest();
+    // One block is enough (Finished, 12 bytes): no output buffer to fill.
+    if (o === 0 && length <= 32) return length === 32 ? block : block.subarray(0, length);
+    out ??= Buffer.allocUnsafe(length);
     block.copy(out, o, 0, Math.min(32, length - o));
     o += 32;
-    if (o < length) a = createHmac('sha256', secret).update(a).digest();
+    if (o >= length) return out;
+    a = createHmac('sha256', secret).update(a).digest();
   }
-  return out;
 }
 
 /** RFC 5246 §5: P_SHA256(secret, seed) truncated to `length` bytes. */
 export function pSha256(secret: Uint8Array, seed: Uint8Array, length: number): Buffer {
-  return pSha256Parts(secret, undefined, seed, length);
+  return pSha256Parts(secret, undefined, seed, undefined, length);
 }
 
 /** RFC 5246 §5: PRF(secret, label, seed) = P_SHA256(secret, label + seed). */
 export function prf(secret: Uint8Array, label: string, seed: Uint8Array, length: number): Buffer {
-  return pSha256Parts(secret, labelBytes(label), seed, length);
+  return pSha256Parts(secret, labelBytes(label), seed, undefined, length);
 }
 
 /** RFC 5246 §8.1: master_secret = PRF(pre_master_secret, "master secret", client_random + server_random)[0..47]. */
 export function masterSecret(preMasterSecret: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array): Buffer {
-  return prf(preMasterSecret, 'master secret', Buffer.concat([clientRandom, serverRandom]), 48);
+  return pSha256Parts(preMasterSecret, labelBytes('master secret'), clientRandom, serverRandom, 48);
 }
 
 /**
@@ -56,7 +67,7 @@ export function extendedMasterSecret(preMasterSecret: Uint8Array, sessionHash: U
 
 /** RFC 5246 §6.3: key_block = PRF(master_secret, "key expansion", server_random + client_random). */
 export function keyBlock(master: Uint8Array, serverRandom: Uint8Array, clientRandom: Uint8Array, length: number): Buffer {
-  return prf(master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), length);
+  return pSha256Parts(master, labelBytes('key expansion'), serverRandom, clientRandom, length);
 }
 
 /** RFC 5246 §7.4.9: verify_data = PRF(master_secret, finished_label, Hash(handshake_messages))[0..11]. */

@@ -90,6 +90,9 @@ export interface ServerHandshakeConfig {
   random?: (n: number) => Uint8Array;
 }
 
+/** What `connectionIds` reports when none were negotiated (shared, never written to). */
+const NO_CIDS: { own?: Uint8Array; peer?: Uint8Array } = Object.freeze({});
+
 export class ServerHandshake implements HandshakeMachine {
   readonly isClient = false;
   state: ServerHandshakeState = 'wait_client_hello';
@@ -127,6 +130,7 @@ export class ServerHandshake implements HandshakeMachine {
   }
 
   get connectionIds(): { own?: Uint8Array; peer?: Uint8Array } {
+    if (!this.ownCid && !this.peerCid) return NO_CIDS;
     return { ...(this.ownCid ? { own: this.ownCid } : {}), ...(this.peerCid ? { peer: this.peerCid } : {}) };
   }
 

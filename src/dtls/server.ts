@@ -272,11 +272,8 @@ export class DtlsServer implements Transport {
     const key = keyOf(from);
     let target: Association | undefined;
     let batch: DtlsRecord[] = [];
-    const flush = () => {
-      if (target && batch.length > 0) target.receive(batch, from);
-      batch = [];
-    };
-    for (const rec of records) {
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i]!;
       let a: Association | undefined;
       if (rec.type === ContentType.tls12_cid) {
         a = this.byCid.get(hex(rec.cid!));
@@ -288,9 +285,7 @@ export class DtlsServer implements Transport {
         const slot = this.slots.get(key);
         if (rec.epoch === 0) {
           if (rec.type === ContentType.handshake && rec.fragment[0] === HandshakeType.client_hello) {
-            const routed = this.onClientHello(rec, slot, from, msg.length);
-            if (!routed) continue;
-            a = routed;
+            a = this.onClientHello(rec, slot, from, msg.length);
           } else {
             a = slot?.pending;
           }
@@ -302,12 +297,15 @@ export class DtlsServer implements Transport {
       }
       if (!a) continue;
       if (a !== target) {
-        flush();
+        if (target && batch.length > 0) {
+          target.receive(batch, from);
+          batch = [];
+        }
         target = a;
       }
       batch.push(rec);
     }
-    flush();
+    if (target && batch.length > 0) target.receive(batch, from);
   }
 
   /**
@@ -344,7 +342,8 @@ export class DtlsServer implements Transport {
     const s = this.slot(keyOf(from));
     if (s.pending) this.dropPending(s.pending);
     let a!: Association;
-    const config: ServerHandshakeConfig = {
+    // Without CIDs the shared configuration serves every handshake (no object or closure per handshake).
+    const config: ServerHandshakeConfig = this.cidLength === 0 ? this.hsConfig : {
       ...this.hsConfig,
       newConnectionId: () => {
         const cid = this.uniqueCid();
@@ -368,10 +367,13 @@ export class DtlsServer implements Transport {
   private transmit(d: Uint8Array, p: PeerAddress): void {
     if (this.closed) return;
     this.inflight++;
-    this.socket.send(d, p.port, p.address, () => {
-      if (--this.inflight === 0) this.drained?.();
-    });
+    this.socket.send(d, p.port, p.address, this.sent);
   }
+
+  /** The send callback shared by every datagram (no closure per send). */
+  private readonly sent = (): void => {
+    if (--this.inflight === 0) this.drained?.();
+  };
 
   private uniqueCid(): Uint8Array {
     for (;;) {
