@@ -1,4 +1,5 @@
 /** Shared pieces for cross-layer tests: a server on loopback with a real SQLite file. */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,4 +71,30 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
     if (Date.now() > end) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Runs a peer's command-line tool (libcoap, openssl) without blocking the event loop — the server under test
+ * shares this process. `out` is stdout and stderr together; a missing tool names its Debian package.
+ */
+export function runTool(
+  tool: string,
+  args: string[],
+  pkg = 'libcoap3-bin',
+  timeoutMs = 20_000,
+): Promise<{ status: number | null; stdout: string; stderr: string; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => ((stdout += d.toString('utf8')), (out += d.toString('utf8'))));
+    child.stderr.on('data', (d: Buffer) => ((stderr += d.toString('utf8')), (out += d.toString('utf8'))));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => reject(new Error(`${tool} could not run (install the Debian package ${pkg}): ${err.message}`)));
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr, out });
+    });
+  });
 }

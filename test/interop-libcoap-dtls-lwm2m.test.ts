@@ -4,28 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { DtlsServer } from '../src/dtls/index.js';
 import { securityAuthorizer } from '../src/cli/authorizer.js';
 import { SecretBox, SecurityStore } from '../src/store/index.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { runTool, startTestServer, type TestServer } from './helpers.js';
 
-/** Runs a libcoap client without blocking the event loop (the server shares this process). */
-export function libcoap(tool: string, args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', (err) => reject(new Error(`${tool} could not run (install the Debian package libcoap3-bin): ${err.message}`)));
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, out });
-    });
-  });
-}
 
 async function secureServer(t: import('node:test').TestContext): Promise<{ ts: TestServer; security: SecurityStore; port: number }> {
   let security!: SecurityStore;
@@ -52,20 +36,20 @@ for (const lib of ['openssl', 'gnutls'] as const) {
     security.add({ endpoint: `other-${lib}`, mode: 'psk', pskIdentity: `other-id-${lib}`, pskKey: Buffer.from('another-16b-key!') });
     const uri = (ep: string) => `coaps://127.0.0.1:${port}/rd?ep=${ep}&lt=60&lwm2m=1.1`;
 
-    const ok = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>,</3/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`dev-${lib}`)]);
+    const ok = await runTool(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>,</3/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`dev-${lib}`)]);
     assert.match(ok.out, /c:2\.01/, ok.out);
     const reg = ts.server.getRegistration(`dev-${lib}`);
     assert.ok(reg, 'registered');
     assert.equal(reg.secure, true);
     assert.deepEqual(reg.identity, { mode: 'psk', name: `id-${lib}` });
 
-    const borrowed = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
+    const borrowed = await runTool(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `id-${lib}`, '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
     assert.match(borrowed.out, /c:4\.03/, 'an identity registering under another endpoint gets 4.03');
     assert.equal(ts.server.getRegistration(`other-${lib}`), undefined);
 
-    const wrongKey = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `other-id-${lib}`, '-k', 'not-the-real-key', '-v', '7', uri(`other-${lib}`)]);
+    const wrongKey = await runTool(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', `other-id-${lib}`, '-k', 'not-the-real-key', '-v', '7', uri(`other-${lib}`)]);
     assert.doesNotMatch(wrongKey.out, /c:2\.01/, 'a wrong key registers nothing (timestamps in the log may contain "2.01", the CoAP code print is "c:2.01")');
-    const unknown = await libcoap(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', 'nobody', '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
+    const unknown = await runTool(tool, ['-m', 'post', '-t', '40', '-e', '</1/0>', '-u', 'nobody', '-k', 'sixteen-byte-key', '-v', '7', uri(`other-${lib}`)]);
     assert.doesNotMatch(unknown.out, /c:2\.01/);
     assert.equal(ts.server.getRegistration(`other-${lib}`), undefined, 'no registration from a failed handshake');
     assert.ok(ts.server.getRegistration(`dev-${lib}`), 'the good device stays registered throughout');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lwm2mPath } from '../src/lwm2m/path.js';
 import type { Notification } from '../src/server/index.js';
-import { once, startTestServer } from './helpers.js';
+import { once, runTool, startTestServer } from './helpers.js';
 
 const CLIENT = 'coap-client-notls';
 const SERVER = 'coap-server-notls';
@@ -30,22 +30,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs coap-client without blocking the event loop (the server under test shares this process). */
-function coapClient(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(CLIENT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', reject);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const coapClient = (args: string[]) => runTool(CLIENT, args);
 
 test('libcoap coap-client registers, updates and de-registers', async (t) => {
   requireLibcoap();

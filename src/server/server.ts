@@ -109,7 +109,8 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   private readonly byEndpoint = new Map<string, Registration>();
   private readonly byId = new Map<string, Registration>();
   private readonly byPeer = new Map<string, Registration>();
-  private readonly observationsById = new Map<string, ObservationState>();
+  /** Observations by endpoint, then by id: every lookup is per device, never a scan of the fleet's observations. */
+  private readonly observationsOf = new Map<string, Map<string, ObservationState>>();
   private readonly sleep: SleepTracker;
   private readonly sweepTimer: NodeJS.Timeout;
   private sortedEndpoints: string[] | undefined;
@@ -182,7 +183,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
       const endpoint = reg.secure ? this.coaps : this.coap;
       if (!endpoint) continue;
       state.detach = endpoint.attachObservation(row.token, (n) => this.onNotification(state, n));
-      this.observationsById.set(row.observationId, state);
+      this.addObservation(state);
       observations++;
     }
     if (restored || observations) this.log.info({ registrations: restored, observations }, 'restored from the store');
@@ -191,7 +192,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.sleep.close();
-    for (const s of this.observationsById.values()) s.detach?.();
+    for (const byId of this.observationsOf.values()) for (const s of byId.values()) s.detach?.();
     await Promise.all([this.coap?.close(), this.coaps?.close()]);
   }
 
@@ -328,9 +329,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     }
     this.store.removeRegistration(reg.endpoint, reg.registrationId);
     // Core §6.2.1/§6.2.3: a new registration or a de-registration ends the old one's observations.
-    for (const [id, s] of this.observationsById) {
-      if (s.info.endpoint === reg.endpoint) this.dropObservation(id, s);
-    }
+    for (const [id, s] of [...(this.observationsOf.get(reg.endpoint) ?? [])]) this.dropObservation(id, s);
     this.store.removeObservationsOf(reg.endpoint);
     this.sleep.forget(reg.endpoint, () => new ServerError('NOT_REGISTERED', `device ${reg.endpoint} de-registered`));
     this.log.info({ endpoint: reg.endpoint, reason }, 'de-registered');
@@ -533,7 +532,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
       return result;
     }
     state.observation = observation;
-    this.observationsById.set(state.info.observationId, state);
+    this.addObservation(state);
     this.store.saveObservation({
       observationId: state.info.observationId, endpoint, registrationId: reg.registrationId, token,
       paths: paths.map(String).join(','), composite, requestFormat, createdAt: state.info.createdAt,
@@ -573,8 +572,8 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   private async cancelMatching(endpoint: string, paths: Lwm2mPath[], composite: boolean, active: boolean): Promise<number> {
     const key = paths.map(String).join(',');
     let count = 0;
-    for (const [id, s] of [...this.observationsById]) {
-      if (s.info.endpoint !== endpoint || s.info.composite !== composite || s.info.paths.map(String).join(',') !== key) continue;
+    for (const [id, s] of [...(this.observationsOf.get(endpoint) ?? [])]) {
+      if (s.info.composite !== composite || s.info.paths.map(String).join(',') !== key) continue;
       count++;
       this.dropObservation(id, s);
       this.store.removeObservation(id);
@@ -591,16 +590,22 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     await this.endpointFor(reg).request(peerOf(reg), { code: s.info.composite ? FETCH : GET, options }, { token: s.token, timeout: this.defaultTimeout });
   }
 
+  private addObservation(s: ObservationState): void {
+    let byId = this.observationsOf.get(s.info.endpoint);
+    if (!byId) this.observationsOf.set(s.info.endpoint, (byId = new Map()));
+    byId.set(s.info.observationId, s);
+  }
+
   private dropObservation(id: string, s: ObservationState): void {
-    this.observationsById.delete(id);
+    const byId = this.observationsOf.get(s.info.endpoint);
+    byId?.delete(id);
+    if (byId?.size === 0) this.observationsOf.delete(s.info.endpoint);
     s.detach?.();
     void s.observation?.cancel(false);
   }
 
   observations(endpoint: string): ObservationInfo[] {
-    const out: ObservationInfo[] = [];
-    for (const s of this.observationsById.values()) if (s.info.endpoint === endpoint) out.push(s.info);
-    return out;
+    return [...(this.observationsOf.get(endpoint)?.values() ?? [])].map((s) => s.info);
   }
 
   // ---- Plumbing ------------------------------------------------------------------------------
