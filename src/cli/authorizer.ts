@@ -6,12 +6,17 @@ import type { PeerIdentity } from '../coap/index.js';
 import type { Authorizer } from '../server/index.js';
 import type { SecurityInfo } from '../store/index.js';
 
-export function securityAuthorizer(security: {
-  get(endpoint: string): SecurityInfo | undefined;
-  /** A rotation's second PSK (SecurityStore.getPending): its identity is accepted alongside the current one. */
-  getPending?(endpoint: string): { pskIdentity: string } | undefined;
-}): Authorizer {
+export function securityAuthorizer(
+  security: {
+    get(endpoint: string): SecurityInfo | undefined;
+    /** A rotation's second PSK (SecurityStore.getPending): its identity is accepted alongside the current one. */
+    getPending?(endpoint: string): { pskIdentity: string } | undefined;
+  },
+  /** True while Warden's CA holds a valid certificate it issued to the endpoint (EST): as good as stored X.509 info. */
+  certificateIssuedTo?: (endpoint: string) => boolean,
+): Authorizer {
   return (endpoint: string, identity: PeerIdentity | undefined): boolean => {
+    if (identity?.mode === 'x509' && identity.name === endpoint && certificateIssuedTo?.(endpoint)) return true;
     const info = security.get(endpoint);
     // No security info: only an unauthenticated (plain CoAP) device may use the name; an authenticated
     // identity belongs to some other endpoint.

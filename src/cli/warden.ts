@@ -96,15 +96,11 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
   }
   if (!transport && !dtls) throw new Error('nothing to listen on: give a CoAP or a CoAPs port');
-  const byStore = securityAuthorizer(security);
   const est = estHandler({ ca, security, logger: o.logger.child({ layer: 'est' }) });
   server = await Lwm2mServer.start({
     model, store, transport, secureTransport: dtls,
-    // A certificate our CA issued to this endpoint (EST) is as good as stored X.509 security info.
-    authorize: (endpoint, identity) =>
-      byStore(endpoint, identity) ||
-      (identity?.mode === 'x509' && identity.name === endpoint &&
-        ca.certificates(endpoint).some((c) => c.revokedAt === undefined && c.notAfter.getTime() > Date.now())),
+    authorize: securityAuthorizer(security, (endpoint) =>
+      ca.certificates(endpoint).some((c) => c.revokedAt === undefined && c.notAfter.getTime() > Date.now())),
     routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
   });
