@@ -120,7 +120,10 @@ test('2,000 devices, 20% loss, 2% offline, server killed mid-campaign and resume
     for (const d of fleet.devices.values()) if (!d.registeredAs) fleet.register(o.security, d);
     let i = 0;
     for (const d of fleet.devices.values()) if (i++ % 50 === 7) (d.online = false, (d.registeredAs = undefined));
-    let m = manager(o, fleet, { concurrency: 64, maxAttempts: 12 });
+    // An attempt is three exchanges (trigger, bootstrap, registration): at 20% loss one succeeds with p = 0.8^3 ≈ 0.51,
+    // so 30 attempts leave an online device failing with p ≈ 0.49^30 ≈ 5e-10 (12 attempts left ~2e-4: a flaky test).
+    const attempts = { concurrency: 64, maxAttempts: 30, maxRetryDelay: 5 };
+    let m = manager(o, fleet, attempts);
     const c = m.start({ all: true });
     let seen = 0;
     await new Promise<void>((resolve) => m.on('device', () => ++seen === 1500 && resolve()));
@@ -132,12 +135,11 @@ test('2,000 devices, 20% loss, 2% offline, server killed mid-campaign and resume
     mid.store.close();
     o = open(file);
     assertAllWork(o.security, fleet);
-    m = manager(o, fleet, { concurrency: 64, maxAttempts: 12 });
+    m = manager(o, fleet, attempts);
     assert.deepEqual(m.resume(), [c.id]);
     const s = await m.wait(c.id);
     assert.equal(s.state, 'finished');
     assert.equal(s.counts.done + s.counts.failed, 2000);
-    // 12 attempts at 20% loss per exchange: an online device fails with probability ~1e-5.
     assert.equal(s.counts.failed, 40, 'only the offline devices fail');
     for (const d of m.status(c.id)!.devices) assert.equal(d.state === 'failed', !fleet.devices.get(d.endpoint)!.online, d.endpoint);
     assertAllWork(o.security, fleet);

@@ -93,8 +93,10 @@ export interface RotationOptions {
   concurrency?: number;
   /** Deliveries per device before it is `failed` (default 5). */
   maxAttempts?: number;
-  /** Delay before a retry in ms, doubled per attempt (default 5 000). */
+  /** Delay before a retry in ms, doubled per attempt (default 5 000) up to `maxRetryDelay`. */
   retryDelay?: number;
+  /** Longest wait between two attempts in ms (default 900 000: a device offline for a day still gets tried). */
+  maxRetryDelay?: number;
   /** How long to wait for the device to register with the new PSK after delivery (default 120 000 ms). */
   proofTimeout?: number;
   random?: (n: number) => Uint8Array;
@@ -425,7 +427,7 @@ export class RotationManager extends EventEmitter {
   private retry(c: CampaignRow, d: DeviceRow, error: string): DeviceRow {
     const attempts = d.state === 'prepared' ? d.attempts + 1 : d.attempts;
     if (attempts >= c.max_attempts) return this.move(c, d, 'failed', { attempts, error: `${error}; both credentials stay accepted` });
-    const delay = (this.opts.retryDelay ?? 5000) * 2 ** Math.max(0, attempts - 1);
+    const delay = Math.min(this.opts.maxRetryDelay ?? 900_000, (this.opts.retryDelay ?? 5000) * 2 ** Math.max(0, attempts - 1));
     return this.move(c, d, 'prepared', { attempts, error, nextAt: this.now() + delay });
   }
 
