@@ -14,6 +14,7 @@ import { Method, OptionNumber, UdpTransport, uriPathOptions, uriQueryOptions, ty
 import { DtlsServer } from '../src/dtls/index.js';
 import { Lwm2mError, Lwm2mPath, ModelRegistry, ResponseCode } from '../src/lwm2m/index.js';
 import { SecretBox, SecurityStore } from '../src/store/index.js';
+import { UdpProxy } from '../src/dtls/test-proxy.js';
 import { once, rawEndpoint, startTestServer, until } from './helpers.js';
 
 const FACTORY = new Map<string, Uint8Array>([
@@ -123,6 +124,28 @@ test('first contact: factory PSK bootstraps over DTLS, fresh PSK registers with 
   void impostor.start().catch(() => {});
   await failed;
   assert.ok(!impostor.isRegistered);
+});
+
+test('a replayed bootstrap sequence starts nothing: every datagram of a finished one sent again changes no credential', async (t) => {
+  const r = await rig(t);
+  r.bs.configs.putDevice('dev2', { servers: { '0': { shortId: 1, lifetime: 300 } } });
+  const bsPort = Number(new URL(r.bsUri).port);
+  const proxy = await UdpProxy.start({ address: '127.0.0.1', port: bsPort });
+  t.after(() => proxy.close());
+  let started = 0;
+  r.bs.on('bootstrap-started', () => started++);
+  const client = device(t, { ...r, bsUri: `coaps://127.0.0.1:${proxy.port}` }, 'dev2');
+  await client.start();
+  assert.equal(started, 1);
+  const key = Buffer.from(r.security.get('dev2', { withKey: true })!.pskKey!);
+  // The handshake, the Bootstrap-Request and every answer of the device, replayed from the device's address.
+  const recorded = [...proxy.up];
+  assert.ok(recorded.length >= 5, 'the sequence was recorded');
+  for (const d of recorded) proxy.inject(d);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.equal(started, 1, 'no sequence started');
+  assert.deepEqual(Buffer.from(r.security.get('dev2', { withKey: true })!.pskKey!), key, 'the DM credential is unchanged');
+  assert.ok(r.ts.server.getRegistration('dev2'), 'the device stays registered');
 });
 
 test('identity A asking to bootstrap as endpoint B is refused with 4.03', async (t) => {

@@ -5,29 +5,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoapEndpoint, OptionNumber, uintOption, uriPathOptions, uriQueryOptions } from '../src/coap/index.js';
 import { enroll } from '../src/client/index.js';
-import { startWarden } from '../src/cli/warden.js';
 import { DtlsClient } from '../src/dtls/index.js';
-import { createTestPki } from '../src/dtls/test-pki.js';
 import { createServerCertificateVerifier } from '../src/dtls/x509.js';
-import { silentLogger } from '../src/log.js';
+import { startWardenWithTestPki } from './warden-fixtures.js';
 
-const pem = (label: string, der: Uint8Array) =>
-  `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`;
 
 test('a PSK device enrolls over EST, registers with its new certificate, and is refused once revoked', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-est-'));
-  const pki = createTestPki();
-  writeFileSync(join(dir, 'server.pem'), pki.server.chain.map((c) => pem('CERTIFICATE', c)).join(''));
-  writeFileSync(join(dir, 'server.key'), pki.server.key.export({ format: 'pem', type: 'pkcs8' }));
-  const warden = await startWarden({
-    dataDir: dir, coapsPort: 0, coapHost: '127.0.0.1', apiPort: 0, apiHost: '127.0.0.1', apiToken: 'test-token-est',
-    dtls: { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') }, logger: silentLogger,
-  });
+  const { warden, pki } = await startWardenWithTestPki(dir, 'test-token-est');
   const open: { close(): Promise<void> }[] = [];
   t.after(async () => {
     for (const c of open) await c.close().catch(() => {});

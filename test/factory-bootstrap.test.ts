@@ -5,40 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Lwm2mClient } from '../src/client/index.js';
-import { keysInit, openKeyStore, FACTORY_MASTER_LABEL, type KeysCliIo } from '../src/cli/keys.js';
-import { startWarden } from '../src/cli/warden.js';
-import { FactoryKeyDeriver } from '../src/keys/index.js';
 import { Lwm2mPath } from '../src/lwm2m/path.js';
-import { silentLogger } from '../src/log.js';
 import { once } from './helpers.js';
-
-const io = (env: NodeJS.ProcessEnv): KeysCliIo => ({
-  env, out: () => {}, err: () => {}, progress: () => {}, askSecret: () => Promise.reject(new Error('no prompt in tests')),
-});
+import { startWardenWithFactoryKeys } from './warden-fixtures.js';
 
 test('a device with only its factory key bootstraps, gets fresh DM credentials and registers over DTLS', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-factory-'));
-  const pass = 'test keystore passphrase';
-  const previous = process.env.WARDEN_KEYSTORE_PASS;
-  process.env.WARDEN_KEYSTORE_PASS = pass;
-  t.after(() => {
-    if (previous === undefined) delete process.env.WARDEN_KEYSTORE_PASS;
-    else process.env.WARDEN_KEYSTORE_PASS = previous;
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await keysInit({ data: dir }, io({ WARDEN_KEYSTORE_PASS: pass }));
-  const keyStore = await openKeyStore({ data: dir }, io({ WARDEN_KEYSTORE_PASS: pass }));
-  const factory = await new FactoryKeyDeriver(keyStore, { masterLabel: FACTORY_MASTER_LABEL, keyVersion: 1 }).credentialFor('SN-0001');
-  await keyStore.close();
-
-  const warden = await startWarden({
-    dataDir: dir, coapsPort: 0, bootstrapsPort: 0, coapHost: '127.0.0.1', apiPort: 0, apiHost: '127.0.0.1',
-    apiToken: 'test-token-factory', logger: silentLogger,
-  });
+  const { warden, factory: [factory] } = await startWardenWithFactoryKeys(t, ['SN-0001'], 'test-token-factory');
+  if (!factory) throw new Error('no factory credential');
   const client = new Lwm2mClient({
     endpoint: factory.endpoint,
     bootstrap: {

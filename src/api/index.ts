@@ -10,6 +10,7 @@ import { registerEvents } from './events.js';
 import { securityRoutes } from './security.js';
 import { bootstrapRoutes, type BootstrapApiHost } from './bootstrap.js';
 import { credentialsRoutes, type CredentialsApiOptions } from './credentials.js';
+import { certificatesRoutes, type CertificatesApiOptions } from './certificates.js';
 import type { SecurityStore } from '../store/index.js';
 
 export { ApiError, toApiError } from './api-error.js';
@@ -18,6 +19,7 @@ export { statusName, deviceResponseToJson, linksToJson, type DeviceResponseJson,
 export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson } from './events.js';
 export * from './node-json.js';
 export { registrationToJson, type RegistrationJson } from './registration-json.js';
+export { certificateToJson, type CertificateHost, type CertificateJson, type CertificatesApiOptions, type RevokeJson } from './certificates.js';
 
 /** Request bodies above 1 MiB are refused with 413. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -36,6 +38,8 @@ export interface ApiOptions {
   bootstrap?: BootstrapApiHost;
   /** Rotation campaigns and the audit log: serves /api/credentials/rotations and /api/audit when given. */
   credentials?: CredentialsApiOptions;
+  /** The device CA and the audit log: serves /api/certificates (list, revoke) when given. */
+  certificates?: CertificatesApiOptions;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -118,5 +122,6 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   if (opts.security) securityRoutes(app, { security: opts.security });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
   if (opts.credentials) credentialsRoutes(app, opts.credentials);
+  if (opts.certificates) certificatesRoutes(app, opts.certificates);
   return app;
 }

@@ -13,6 +13,10 @@ import { BootstrapError } from './error.js';
 export const SECURITY_MODES = { PSK: 0, RPK: 1, X509: 2, NO_SEC: 3, EST: 4 } as const;
 export type SecurityModeName = keyof typeof SECURITY_MODES;
 
+/** What a bootstrap generates for the Warden DM server account. */
+export const DM_CREDENTIAL_KINDS = ['psk', 'certificate', 'est'] as const;
+export type DmCredentialKind = (typeof DM_CREDENTIAL_KINDS)[number];
+
 /** One Server object instance (Core Appendix E.2). */
 export interface ServerConfig {
   shortId: number;
@@ -55,6 +59,13 @@ export interface BootstrapConfig {
   acls?: Record<string, AclConfig>;
   /** Run Bootstrap-Discover first (default true). */
   discover?: boolean;
+  /**
+   * The credential generated for a server without a `security` entry: a random 256-bit PSK (default), a certificate
+   * from Warden's CA with a key pair generated for the device (Security mode 2), or Security mode 4 (Certificate with
+   * EST), where the device generates its key pair and enrolls over its bootstrap session, so its private key is never
+   * sent.
+   */
+  dmCredential?: DmCredentialKind;
   /** Device configurations only: the group whose configuration this one extends. */
   group?: string;
 }
@@ -157,6 +168,10 @@ export function parseBootstrapConfig(body: unknown, opts: { group?: boolean } = 
     }
   }
   if (b.discover !== undefined) out.discover = b.discover !== false;
+  if (b.dmCredential !== undefined) {
+    if (!DM_CREDENTIAL_KINDS.includes(b.dmCredential as DmCredentialKind)) bad(`dmCredential must be one of ${DM_CREDENTIAL_KINDS.join(', ')}`);
+    out.dmCredential = b.dmCredential as DmCredentialKind;
+  }
   if (opts.group) {
     if (b.endpoints !== undefined) {
       if (!Array.isArray(b.endpoints) || !b.endpoints.every((e) => typeof e === 'string' && e !== '')) bad('endpoints must be a list of endpoint names');
@@ -338,5 +353,7 @@ function mergeConfigs(group: GroupConfig, device: BootstrapConfig): BootstrapCon
   if (toDelete) out.toDelete = toDelete;
   const discover = device.discover ?? group.discover;
   if (discover !== undefined) out.discover = discover;
+  const dmCredential = device.dmCredential ?? group.dmCredential;
+  if (dmCredential !== undefined) out.dmCredential = dmCredential;
   return out;
 }

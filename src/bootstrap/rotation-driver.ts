@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { PeerIdentity } from '../coap/index.js';
 import { Lwm2mPath, ResponseCode } from '../lwm2m/index.js';
-import type { RotationDriver } from './rotation.js';
+import { CERTIFICATE_ISSUED_FROM, type RotationDriver } from './rotation.js';
 
 /** What the driver needs of Lwm2mServer. */
 export interface RotationDmServer extends EventEmitter {
@@ -17,7 +17,13 @@ export interface RotationDmServer extends EventEmitter {
 /** Bootstrap-Request Trigger resource of the Server object. */
 const BOOTSTRAP_REQUEST_TRIGGER = 9;
 
-export function lwm2mRotationDriver(server: RotationDmServer, opts: { requestTimeout?: number } = {}): RotationDriver {
+export interface Lwm2mRotationDriverOptions {
+  requestTimeout?: number;
+  /** When (ms) Warden's CA issued the unrevoked certificate a DTLS identity authenticated with; undefined otherwise. */
+  certificateIssuedAt?: (identity: PeerIdentity) => number | undefined;
+}
+
+export function lwm2mRotationDriver(server: RotationDmServer, opts: Lwm2mRotationDriverOptions = {}): RotationDriver {
   return {
     async deliver(endpoint) {
       const reg = server.getRegistration(endpoint);
@@ -28,7 +34,14 @@ export function lwm2mRotationDriver(server: RotationDmServer, opts: { requestTim
       if (res.code !== ResponseCode.Changed) throw new Error(`Bootstrap-Request Trigger answered ${res.code >> 5}.${String(res.code & 31).padStart(2, '0')}`);
     },
     proven(endpoint, identity, timeoutMs, signal) {
-      const holds = (reg: { endpoint?: string; identity: PeerIdentity | undefined } | undefined) => reg?.identity?.mode === 'psk' && reg.identity.name === identity;
+      const issuedFrom = identity.startsWith(CERTIFICATE_ISSUED_FROM) ? Number(identity.slice(CERTIFICATE_ISSUED_FROM.length)) : undefined;
+      const holds = (reg: { endpoint?: string; identity: PeerIdentity | undefined } | undefined): boolean => {
+        const id = reg?.identity;
+        if (!id) return false;
+        if (issuedFrom === undefined) return id.mode === 'psk' && id.name === identity;
+        const at = id.mode === 'x509' ? opts.certificateIssuedAt?.(id) : undefined;
+        return at !== undefined && at >= issuedFrom;
+      };
       if (holds(server.getRegistration(endpoint))) return Promise.resolve(true);
       if (timeoutMs <= 0 || signal.aborted) return Promise.resolve(false);
       return new Promise<boolean>((resolve) => {

@@ -150,3 +150,29 @@ test('2,000 devices, 20% loss, 2% offline, server killed mid-campaign and resume
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('certificate devices: a device that never proves a newer certificate ends failed with its old certificate unrevoked', async () => {
+  const o = open(':memory:');
+  const revokedBefore: [string, number][] = [];
+  const certificates = {
+    has: (ep: string) => ep.startsWith('cert'),
+    endpoints: () => ['cert0', 'cert1'],
+    revokeIssuedBefore: (ep: string, time: number) => (revokedBefore.push([ep, time]), ['aa']),
+  };
+  const proofs: string[] = [];
+  const driver = {
+    deliver: async () => {},
+    // cert0 registers with a certificate issued after it was prepared; cert1 never does.
+    proven: async (ep: string, identity: string) => (proofs.push(identity), ep === 'cert0'),
+  };
+  const m = new RotationManager({ store: o.store, security: o.security, audit: o.audit, driver, certificates, proofTimeout: 10, retryDelay: 1, maxAttempts: 2 });
+  const c = m.start({ all: true }, { actor: 'test' });
+  const s = await m.wait(c.id);
+  assert.deepEqual(s.counts.done, 1);
+  assert.deepEqual(s.counts.failed, 1);
+  assert.ok(proofs.every((p) => p.startsWith('x509-issued-from:')), 'proof asks for a certificate issued after preparation');
+  assert.deepEqual(revokedBefore.map(([ep]) => ep), ['cert0'], 'only the proven device loses its older certificates');
+  assert.ok(o.audit.query({ endpoint: 'cert0' }).some((e) => e.kind === 'revoked'));
+  assert.ok(!o.audit.query({ endpoint: 'cert1' }).some((e) => e.kind === 'revoked' || e.kind === 'rotated'));
+  await m.close();
+});

@@ -1,5 +1,7 @@
 /**
- * Fleet-wide PSK rotation campaigns (issue 4, "Rotation"), persisted in SQLite and resumable after a crash.
+ * Fleet-wide credential rotation campaigns (issue 4, "Rotation"), persisted in SQLite and resumable after a crash. PSK
+ * devices follow the steps below; devices holding a certificate from Warden's CA follow the same states (see
+ * `RotationCertificates`).
  *
  * Per device, an explicit state machine (`DeviceRotationState`), each step idempotent:
  *   queued ──prepare──▶ prepared ──deliver──▶ delivered ──proof──▶ done
@@ -33,6 +35,23 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import type Database from 'better-sqlite3';
 import type { AuditLog, SecurityStore } from '../store/index.js';
 
+/**
+ * Certificate devices (their DM credential is a certificate from Warden's CA): rotation re-bootstraps them, the
+ * bootstrap server issues (or, in Security mode 4, lets the device enroll) a new certificate, the proof is a
+ * registration with a certificate issued after the device was prepared, and promotion revokes the older ones.
+ */
+export interface RotationCertificates {
+  /** Whether the endpoint holds an unrevoked, unexpired certificate from the CA. */
+  has(endpoint: string): boolean;
+  /** Every endpoint that does. */
+  endpoints(): string[];
+  /** Revokes the endpoint's certificates issued before `time` (ms); returns their serials. */
+  revokeIssuedBefore(endpoint: string, time: number): string[];
+}
+
+/** The `newIdentity` of a certificate device: any certificate issued from `time` on proves the rotation. */
+export const CERTIFICATE_ISSUED_FROM = 'x509-issued-from:';
+
 /** Which endpoints a campaign rotates. */
 export type RotationTarget = { all: true } | { group: string } | { endpoint: string };
 
@@ -43,7 +62,10 @@ export type CampaignState = 'running' | 'finished';
 export interface RotationDriver {
   /** Asks the device to fetch its pending credential (Bootstrap-Request Trigger); rejects when it cannot. */
   deliver(endpoint: string, signal: AbortSignal): Promise<void>;
-  /** Resolves true once the device is registered with the PSK identity `identity`; false after `timeoutMs`. */
+  /**
+   * Resolves true once the device is registered with the PSK identity `identity`, or, for `identity` =
+   * CERTIFICATE_ISSUED_FROM + time, with a certificate issued from that time on; false after `timeoutMs`.
+   */
   proven(endpoint: string, identity: string, timeoutMs: number, signal: AbortSignal): Promise<boolean>;
 }
 
@@ -87,6 +109,8 @@ export interface RotationOptions {
   security: SecurityStore;
   driver: RotationDriver;
   audit?: AuditLog;
+  /** Rotation of certificate devices; without it only PSK devices rotate. */
+  certificates?: RotationCertificates;
   /** Endpoints of a group (e.g. from the bootstrap group configs); undefined for an unknown group. */
   resolveGroup?: (group: string) => string[] | undefined;
   /** Devices worked on at once per campaign (default 16). */
@@ -244,7 +268,7 @@ export class RotationManager extends EventEmitter {
     const now = this.now();
     const id = this.db.transaction(() => {
       const free = endpoints.filter((ep) => this.stmt.busy.get(ep) === undefined);
-      if (free.length === 0) throw new RotationError('NO_DEVICES', 'no device to rotate (none with a PSK credential, or all in a running campaign)');
+      if (free.length === 0) throw new RotationError('NO_DEVICES', 'no device to rotate (none with a PSK or certificate credential, or all in a running campaign)');
       const cid = Number(this.stmt.insertCampaign.run(JSON.stringify(target), 'running', o.actor ?? 'operator', concurrency, maxAttempts, now, now).lastInsertRowid);
       for (const ep of free) this.stmt.insertDevice.run(cid, ep, now);
       return cid;
@@ -303,17 +327,19 @@ export class RotationManager extends EventEmitter {
   }
 
   private targetEndpoints(target: RotationTarget): string[] {
-    const psk = (ep: string) => this.opts.security.get(ep, { withKey: false })?.mode === 'psk';
+    const certificates = this.opts.certificates;
+    const rotatable = (ep: string) => this.opts.security.get(ep, { withKey: false })?.mode === 'psk' || certificates?.has(ep) === true;
     if ('endpoint' in target) {
-      if (!psk(target.endpoint)) throw new RotationError('NO_DEVICES', `${target.endpoint} has no PSK credential`);
+      if (!rotatable(target.endpoint)) throw new RotationError('NO_DEVICES', `${target.endpoint} has no PSK or certificate credential`);
       return [target.endpoint];
     }
     if ('group' in target) {
       const members = this.opts.resolveGroup?.(target.group);
       if (!members) throw new RotationError('UNKNOWN_GROUP', `no group ${target.group}`);
-      return members.filter(psk);
+      return members.filter(rotatable);
     }
-    return this.opts.security.list().filter((i) => i.mode === 'psk').map((i) => i.endpoint);
+    const psk = this.opts.security.list().filter((i) => i.mode === 'psk').map((i) => i.endpoint);
+    return certificates ? [...new Set([...psk, ...certificates.endpoints()])] : psk;
   }
 
   private toSummary(r: CampaignRow): CampaignSummary {
@@ -374,7 +400,10 @@ export class RotationManager extends EventEmitter {
     switch (d.state) {
       case 'queued': {
         const current = this.opts.security.get(ep, { withKey: false });
-        if (current?.mode !== 'psk') return this.move(c, d, 'failed', { error: 'no PSK credential any more' });
+        if (current?.mode !== 'psk') {
+          if (this.opts.certificates?.has(ep)) return this.move(c, d, 'prepared', { identity: `${CERTIFICATE_ISSUED_FROM}${this.now()}`, note: 'certificate device: a new certificate comes with the next bootstrap' });
+          return this.move(c, d, 'failed', { error: 'no PSK or certificate credential any more' });
+        }
         const existing = this.opts.security.getPending(ep);
         // A pending PSK left by an earlier campaign may already be on the device: keep delivering that one.
         const identity = existing?.pskIdentity ?? rotationIdentity(ep, c.id);
@@ -390,7 +419,8 @@ export class RotationManager extends EventEmitter {
       case 'prepared':
       case 'delivered': {
         const identity = d.new_identity!;
-        if (this.opts.security.getPending(ep) === undefined) {
+        const certificate = identity.startsWith(CERTIFICATE_ISSUED_FROM);
+        if (!certificate && this.opts.security.getPending(ep) === undefined) {
           // Promoted already (e.g. by another campaign), or revoked meanwhile.
           const cur = this.opts.security.get(ep, { withKey: false });
           return cur?.pskIdentity === identity ? this.move(c, d, 'done', { note: 'already current' }) : this.move(c, d, 'failed', { error: 'pending credential gone' });
@@ -416,6 +446,14 @@ export class RotationManager extends EventEmitter {
   }
 
   private promote(c: CampaignRow, d: DeviceRow): DeviceRow {
+    const identity = d.new_identity!;
+    if (identity.startsWith(CERTIFICATE_ISSUED_FROM)) {
+      // The device authenticated with a newer certificate: the older ones go into the CRL.
+      const revoked = this.opts.certificates?.revokeIssuedBefore(d.endpoint, Number(identity.slice(CERTIFICATE_ISSUED_FROM.length))) ?? [];
+      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { campaign: c.id, revoked: revoked.length } });
+      for (const serial of revoked) this.opts.audit?.record({ endpoint: d.endpoint, kind: 'revoked', actor: `rotation:${c.id}`, detail: { serial } });
+      return this.move(c, d, 'done', { note: `${revoked.length} older certificate(s) revoked` });
+    }
     return this.db.transaction(() => {
       const info = this.opts.security.promotePending(d.endpoint);
       if (!info) return this.move(c, d, 'failed', { error: 'pending credential gone' });

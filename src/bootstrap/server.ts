@@ -6,7 +6,7 @@
  * the factory key is never a DM credential. Events: 'bootstrap-started', 'bootstrap-finished', 'bootstrap-failed', and
  * 'bootstrap-progress' ({endpoint, state}) as each step's first request goes out.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   CoapEndpoint,
@@ -25,13 +25,14 @@ import {
   type Transport,
 } from '../coap/index.js';
 import type { PskLookup } from '../dtls/index.js';
+import { createCsr, type CertificateAuthority } from '../keys/index.js';
 import { codecFor, ContentFormat, Lwm2mPath, ResponseCode, type Model } from '../lwm2m/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { AuditLog, SecretBox, SecurityInfo, SecurityStore, SqliteStore } from '../store/index.js';
 import { BootstrapConfigStore, type BootstrapConfig } from './config.js';
 import { BootstrapError } from './error.js';
 import { BootstrapSession } from './session.js';
-import { planBootstrap, writeFormat, type BootstrapPlan, type GeneratedPsk } from './writer.js';
+import { planBootstrap, writeFormat, type BootstrapPlan, type GeneratedCredential, type GeneratedPsk } from './writer.js';
 
 /** Factory credentials, derived or imported elsewhere (src/keys): the key of a factory PSK identity. */
 export interface FactoryKeys {
@@ -74,6 +75,13 @@ export interface BootstrapServerOptions {
   coap?: CoapEndpointOptions;
   /** Receives a 'created' event for each DM credential stored after Finish. */
   audit?: AuditLog;
+  /**
+   * Warden's CA, for configurations whose `dmCredential` is 'certificate' (issued here) or 'est' (the device enrolls
+   * through `routes`); its certificate is the trust anchor written to /0/x/4 for the DM server.
+   */
+  ca?: Pick<CertificateAuthority, 'issue' | 'revoke' | 'caCertificate'>;
+  /** Other resources on the CoAPs listener (e.g. EST, RFC 9148); undefined passes the request on. */
+  routes?: (req: IncomingRequest) => OutgoingResponse | undefined;
 }
 
 export interface BootstrapStartedEvent {
@@ -171,7 +179,7 @@ export class BootstrapServer extends EventEmitter {
   }
 
   /** The endpoint an authenticated identity may bootstrap as. */
-  private endpointOf(identity: PeerIdentity): string | undefined {
+  endpointOf(identity: PeerIdentity): string | undefined {
     if (identity.mode !== 'psk') return identity.name;
     const own = this.opts.bootstrapCredentials?.findByPskIdentity(identity.name);
     if (own) return own.endpoint;
@@ -180,6 +188,10 @@ export class BootstrapServer extends EventEmitter {
 
   // Bootstrap-Request (Core §6.1.3 / Transport §6.1): POST /bs?ep={Endpoint Client Name}[&pct={Content-Format}].
   private onRequest(channel: Channel, req: IncomingRequest): OutgoingResponse {
+    if (channel.secure && this.opts.routes) {
+      const routed = this.opts.routes(req);
+      if (routed) return routed;
+    }
     if (req.path.length !== 1 || req.path[0] !== 'bs') return { code: ResponseCode.NotFound };
     if (req.code !== Method.POST) return { code: ResponseCode.MethodNotAllowed };
     let endpoint: string | undefined;
@@ -243,6 +255,8 @@ export class BootstrapServer extends EventEmitter {
     const timer = setTimeout(() => this.fail(session, 'sequence timeout'), this.opts.sequenceTimeout ?? 120_000);
     timer.unref?.();
     let lastReported: string | undefined;
+    let generated: GeneratedCredential | undefined;
+    let delivered = false;
     try {
       const ask = async (what: string, code: number, path: string, options: CoapOption[] = [], payload?: Uint8Array): Promise<CoapResponse> => {
         if (!session.active) throw new SequenceEnded();
@@ -280,12 +294,13 @@ export class BootstrapServer extends EventEmitter {
           config,
           bootstrapInstanceIds: bootstrapIds,
           dmServerUri: this.opts.dmServerUri,
-          generatePsk: () => this.generatePsk(session.endpoint),
+          generate: () => (generated = this.generate(session.endpoint, config)),
         });
       } catch (err) {
         throw new StepFailed(`configuration: ${(err as Error).message}`);
       }
-      if (plan.generated && !channel.secure) throw new StepFailed('a generated PSK is never sent over plain CoAP');
+      // A generated key is never sent in the clear, and mode 4 enrolls over the bootstrap DTLS session.
+      if (plan.generated && !channel.secure) throw new StepFailed(`a generated ${plan.generated.kind} credential is never sent over plain CoAP`);
       session.step('delete');
       // Bootstrap-Delete (Core §5.2.7.5); the client keeps its Bootstrap-Server account.
       for (const path of plan.toDelete) {
@@ -306,11 +321,13 @@ export class BootstrapServer extends EventEmitter {
       const res = await ask('finish', Method.POST, '/bs');
       if (res.code !== ResponseCode.Changed) throw new StepFailed(`Bootstrap-Finish answered ${codeToString(res.code)}`);
       session.step('finished');
-      const rotation = plan.generated?.pending === true;
-      if (plan.generated && !rotation) this.storeDmCredential(session.endpoint, plan.generated);
-      plan.generated?.key.fill(0);
+      delivered = true;
+      const g = plan.generated;
+      const rotation = g?.kind === 'psk' && g.pending === true;
+      if (g && !rotation) this.storeDmCredential(session.endpoint, g);
       this.configs.deviceFinished(session.endpoint, this.now());
-      const replaced = plan.generated !== undefined && !rotation;
+      // Mode 4: the credential is the certificate the device enrolls for next (recorded by the EST route).
+      const replaced = g !== undefined && !rotation && g.kind !== 'est';
       this.logger.info({ ep: session.endpoint, credentialReplaced: replaced, rotation }, 'bootstrap finished');
       this.emit('bootstrap-finished', { endpoint: session.endpoint, credentialReplaced: replaced, ...(rotation ? { rotation } : {}) } satisfies BootstrapFinishedEvent);
       return true;
@@ -321,23 +338,54 @@ export class BootstrapServer extends EventEmitter {
       }
       return false;
     } finally {
+      if (generated) this.forget(generated, delivered);
       clearTimeout(timer);
       if (this.sessions.get(session.endpoint) === session) this.sessions.delete(session.endpoint);
     }
+  }
+
+  private generate(endpoint: string, config: BootstrapConfig): GeneratedCredential {
+    const kind = config.dmCredential ?? 'psk';
+    if (kind === 'psk' || this.opts.security.getPending(endpoint)) return this.generatePsk(endpoint);
+    const ca = this.opts.ca;
+    if (!ca) throw new Error(`dmCredential ${kind} needs Warden's CA`);
+    if (kind === 'est') return { kind, serverTrustAnchor: ca.caCertificate() };
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const issued = ca.issue(createCsr({ commonName: endpoint, privateKey, publicKey }), { endpoint });
+    return {
+      kind,
+      serial: issued.serial,
+      certificate: issued.certificate,
+      privateKey: new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' })),
+      serverTrustAnchor: ca.caCertificate(),
+    };
+  }
+
+  /** Drops a generated secret once the sequence is over; a certificate whose sequence failed is revoked, unused. */
+  private forget(g: GeneratedCredential, delivered: boolean): void {
+    if (g.kind === 'psk') g.key.fill(0);
+    if (g.kind !== 'certificate') return;
+    g.privateKey.fill(0);
+    if (!delivered) this.opts.ca?.revoke({ serial: g.serial });
   }
 
   private generatePsk(endpoint: string): GeneratedPsk {
     // A rotation in progress: every sequence writes the pending PSK (the store accepts it alongside the current one),
     // so a device that re-bootstraps mid-rotation cannot end up with a key the DM server does not know.
     const pending = this.opts.security.getPending(endpoint, { withKey: true });
-    if (pending?.pskKey) return { identity: pending.pskIdentity, key: pending.pskKey, pending: true };
+    if (pending?.pskKey) return { kind: 'psk', identity: pending.pskIdentity, key: pending.pskKey, pending: true };
     const identity = (this.opts.dmIdentityFor ?? ((e) => e))(endpoint);
-    return { identity, key: this.random(32) };
+    return { kind: 'psk', identity, key: this.random(32) };
   }
 
-  private storeDmCredential(endpoint: string, psk: GeneratedPsk): void {
-    this.opts.security.add({ endpoint, mode: 'psk', pskIdentity: psk.identity, pskKey: psk.key });
-    this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { identity: psk.identity } });
+  private storeDmCredential(endpoint: string, g: GeneratedCredential): void {
+    if (g.kind === 'psk') {
+      this.opts.security.add({ endpoint, mode: 'psk', pskIdentity: g.identity, pskKey: g.key });
+      this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { identity: g.identity } });
+    } else if (g.kind === 'certificate') {
+      // The CA's record authorizes the certificate at the DM server; the security store keeps no secret for it.
+      this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { serial: g.serial } });
+    }
   }
 
   /** The default configuration (one DM server, Warden's) for `PUT` convenience and the CLI. */

@@ -42,10 +42,10 @@ test('the plan writes a generated PSK account beside the bootstrap account, neve
     config: { servers: { '0': { shortId: 5 } } },
     bootstrapInstanceIds: [0],
     dmServerUri: 'coaps://dm:5684',
-    generatePsk: () => ({ identity: 'ep', key }),
+    generate: () => ({ kind: 'psk', identity: 'ep', key }),
   });
   assert.deepEqual(plan.toDelete, ['/0', '/1']);
   assert.deepEqual(plan.writes.map((w) => `/${w.objectId}/${w.instance.id}`), ['/0/1', '/1/0']);
-  assert.equal(plan.generated?.key, key);
-  assert.throws(() => planBootstrap({ config: { servers: { '0': { shortId: 1 }, '1': { shortId: 2 } } }, bootstrapInstanceIds: [], dmServerUri: 'coaps://x', generatePsk: () => ({ identity: 'e', key }) }), /only one server/);
+  assert.equal(plan.generated?.kind === 'psk' && plan.generated.key, key);
+  assert.throws(() => planBootstrap({ config: { servers: { '0': { shortId: 1 }, '1': { shortId: 2 } } }, bootstrapInstanceIds: [], dmServerUri: 'coaps://x', generate: () => ({ kind: 'psk', identity: 'e', key }) }), /only one server/);
 });

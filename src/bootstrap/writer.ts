@@ -11,10 +11,50 @@ const bytes = (hexText: string | undefined): Uint8Array => (hexText ? new Uint8A
 
 /** A generated DM account: a fresh PSK for the Warden DM server (never logged, stored only after Finish). */
 export interface GeneratedPsk {
+  kind: 'psk';
   identity: string;
   key: Uint8Array;
   /** The endpoint's pending rotation PSK from the security store (already stored), not a fresh one. */
   pending?: boolean;
+}
+
+/** A generated certificate account (Security mode 2): a key pair made for the device and a certificate from Warden's CA. */
+export interface GeneratedCertificate {
+  kind: 'certificate';
+  serial: string;
+  /** DER. */
+  certificate: Uint8Array;
+  /** PKCS#8 DER; zeroed once written. */
+  privateKey: Uint8Array;
+  /** Written to /0/x/4: the trust anchor the device checks the DM server's certificate against. */
+  serverTrustAnchor: Uint8Array;
+}
+
+/** Security mode 4 (Certificate with EST): the device enrolls itself; only the server trust anchor is written. */
+export interface GeneratedEst {
+  kind: 'est';
+  serverTrustAnchor: Uint8Array;
+}
+
+export type GeneratedCredential = GeneratedPsk | GeneratedCertificate | GeneratedEst;
+
+/**
+ * RFC 6698 §2.1.1 usage 2 (trust anchor assertion) for generated certificate accounts: /0/x/4 holds Warden's CA
+ * certificate and the DM server's certificate must chain to it and name the Server URI host, so the server's
+ * certificate can be renewed without touching devices.
+ */
+export const GENERATED_CERTIFICATE_USAGE = 2;
+
+/** The Security instance fields of a generated account. */
+function generatedSecurity(g: GeneratedCredential): Pick<SecurityWrite, 'securityMode' | 'publicKeyOrId' | 'serverPublicKey' | 'secretKey' | 'certificateUsage'> {
+  switch (g.kind) {
+    case 'psk':
+      return { securityMode: SECURITY_MODES.PSK, publicKeyOrId: new Uint8Array(Buffer.from(g.identity, 'utf8')), serverPublicKey: new Uint8Array(0), secretKey: g.key };
+    case 'certificate':
+      return { securityMode: SECURITY_MODES.X509, publicKeyOrId: g.certificate, serverPublicKey: g.serverTrustAnchor, secretKey: g.privateKey, certificateUsage: GENERATED_CERTIFICATE_USAGE };
+    case 'est':
+      return { securityMode: SECURITY_MODES.EST, publicKeyOrId: new Uint8Array(0), serverPublicKey: g.serverTrustAnchor, secretKey: new Uint8Array(0), certificateUsage: GENERATED_CERTIFICATE_USAGE };
+  }
 }
 
 /** One Security instance as written: `config` with its keys as bytes. */
@@ -27,6 +67,8 @@ export interface SecurityWrite {
   serverPublicKey: Uint8Array;
   secretKey: Uint8Array;
   clientHoldOffTime?: number;
+  /** Resource 15 (LwM2M 1.1). */
+  certificateUsage?: number;
 }
 
 export function securityFromConfig(c: SecurityConfig): SecurityWrite {
@@ -55,6 +97,7 @@ export function securityInstance(id: number, s: SecurityWrite): ObjectInstanceNo
   ];
   if (s.shortServerId !== undefined) resources.push(single(10, int(s.shortServerId)));
   resources.push(single(11, int(s.clientHoldOffTime ?? 0)));
+  if (s.certificateUsage !== undefined) resources.push(single(15, int(s.certificateUsage)));
   return { kind: 'instance', id, resources };
 }
 
@@ -89,8 +132,8 @@ export interface PlannedWrite {
 export interface BootstrapPlan {
   toDelete: string[];
   writes: PlannedWrite[];
-  /** The PSK generated for the Warden DM server, if the plan holds one. */
-  generated?: GeneratedPsk;
+  /** The credential generated for the Warden DM server, if the plan holds one. */
+  generated?: GeneratedCredential;
 }
 
 export interface PlanInput {
@@ -98,8 +141,8 @@ export interface PlanInput {
   /** Security instance ids the device's bootstrap account uses (kept; never written unless the config says so). */
   bootstrapInstanceIds: readonly number[];
   dmServerUri: string;
-  /** Generates a PSK for a server of the config that has no Security entry of its own. */
-  generatePsk: () => GeneratedPsk;
+  /** Generates the credential for a server of the config that has no Security entry of its own. */
+  generate: () => GeneratedCredential;
 }
 
 /**
@@ -120,11 +163,11 @@ export function planBootstrap(input: PlanInput): BootstrapPlan {
     if (s.serverId !== undefined) covered.add(s.serverId);
     writes.push({ objectId: 0, instance: securityInstance(id, securityFromConfig(s)) });
   }
-  let generated: GeneratedPsk | undefined;
+  let generated: GeneratedCredential | undefined;
   for (const s of Object.values(config.servers)) {
     if (covered.has(s.shortId)) continue;
     if (generated) throw new Error(`servers ${s.shortId}: only one server can take a generated credential; give the others a security entry`);
-    generated = input.generatePsk();
+    generated = input.generate();
     let id = 0;
     while (securityIds.has(id)) id++;
     securityIds.add(id);
@@ -133,11 +176,8 @@ export function planBootstrap(input: PlanInput): BootstrapPlan {
       instance: securityInstance(id, {
         uri: input.dmServerUri,
         bootstrapServer: false,
-        securityMode: SECURITY_MODES.PSK,
         shortServerId: s.shortId,
-        publicKeyOrId: new Uint8Array(Buffer.from(generated.identity, 'utf8')),
-        serverPublicKey: new Uint8Array(0),
-        secretKey: generated.key,
+        ...generatedSecurity(generated),
       }),
     });
   }

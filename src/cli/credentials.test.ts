@@ -1,13 +1,21 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { createApi } from '../api/index.js';
 import { FakeServer, testModel } from '../api/fake-server.js';
 import { RotationManager } from '../bootstrap/index.js';
 import { SimulatedFleet } from '../bootstrap/rotation-sim.js';
+import { CertificateAuthority, createCsr } from '../keys/index.js';
 import { AuditLog, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
-import { credentialsRotate, credentialsStatus, registerCredentialsCommands, type CredentialsCliIo } from './credentials.js';
+import {
+  credentialsCertificates,
+  credentialsRevoke,
+  credentialsRotate,
+  credentialsStatus,
+  registerCredentialsCommands,
+  type CredentialsCliIo,
+} from './credentials.js';
 
 const TOKEN = 'cli-credentials-token-0123';
 
@@ -70,7 +78,60 @@ describe('warden credentials', () => {
     const program = new Command().exitOverride();
     registerCredentialsCommands(program, io());
     const cmd = program.commands.find((c) => c.name() === 'credentials')!;
-    assert.deepEqual(cmd.commands.map((c) => c.name()), ['rotate', 'status', 'audit']);
+    assert.deepEqual(cmd.commands.map((c) => c.name()), ['rotate', 'status', 'audit', 'certificates', 'revoke']);
     assert.match(cmd.commands[0]!.helpInformation(), /--group <name>/);
+    assert.match(cmd.commands[3]!.helpInformation(), /--endpoint <name>[\s\S]*--limit <n>/);
+    assert.match(cmd.commands[4]!.helpInformation(), /revoke certificates[\s\S]*--serial <hex>[\s\S]*--endpoint <name>/);
+  });
+
+  it('certificates lists what the CA issued as a table; revoke by serial and by endpoint prints how many', async () => {
+    const store = new SqliteStore(':memory:');
+    let now = new Date('2026-03-01T12:00:00Z');
+    const ca = await CertificateAuthority.create({ store, box: SecretBox.fromKey(randomBytes(32)), now: () => now });
+    const audit = new AuditLog(store);
+    const issue = (endpoint: string) => {
+      const c = ca.issue(createCsr({ commonName: endpoint, ...generateKeyPairSync('ec', { namedCurve: 'P-256' }) }), { endpoint });
+      now = new Date(now.getTime() + 60_000);
+      return c.serial;
+    };
+    const [a, b, c] = [issue('d1'), issue('d1'), issue('d2')];
+    const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, certificates: { ca, audit } });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const flags = { api: url, apiToken: TOKEN, data: '/nonexistent' };
+      const t = io();
+      await credentialsCertificates(flags, t);
+      assert.match(t.lines[0]!, /^SERIAL +ENDPOINT +ISSUED +NOT AFTER +REVOKED$/);
+      assert.deepEqual(t.lines.slice(1).map((l) => l.split(/ {2,}/)), [
+        [c, 'd2', '2026-03-01T12:02:00Z', '2027-03-01T12:02:00Z', '-'],
+        [b, 'd1', '2026-03-01T12:01:00Z', '2027-03-01T12:01:00Z', '-'],
+        [a, 'd1', '2026-03-01T12:00:00Z', '2027-03-01T12:00:00Z', '-'],
+      ]);
+      const column = t.lines[0]!.indexOf('ENDPOINT');
+      for (const l of t.lines.slice(1)) assert.equal(l.indexOf(' d') + 1, column, `columns aligned: ${l}`);
+
+      const one = io();
+      assert.equal(await credentialsRevoke({ ...flags, serial: a }, one), 1);
+      assert.deepEqual(one.lines, [`revoked 1 certificate: ${a}`]);
+      const mine = io();
+      await credentialsCertificates({ ...flags, endpoint: 'd1' }, mine);
+      assert.equal(mine.lines.length, 3);
+      assert.match(mine.lines[2]!, new RegExp(`^${a} +d1 .* 2026-03-01T12:03:00Z$`));
+      await assert.rejects(credentialsRevoke({ ...flags, serial: a }, io()), /409/);
+      const all = io();
+      assert.equal(await credentialsRevoke({ ...flags, endpoint: 'd1' }, all), 1);
+      assert.deepEqual(all.lines, [`revoked 1 certificate: ${b}`]);
+      await assert.rejects(credentialsRevoke({ ...flags, endpoint: 'd1' }, io()), /404/);
+      await assert.rejects(credentialsRevoke({ ...flags, endpoint: 'd1', serial: a }, io()), /exactly one/);
+      await assert.rejects(credentialsRevoke(flags, io()), /exactly one/);
+      await assert.rejects(credentialsCertificates({ ...flags, apiToken: 'wrong' }, io()), /401/);
+      const none = io();
+      await credentialsCertificates({ ...flags, endpoint: 'nobody' }, none);
+      assert.deepEqual(none.lines, ['no certificates']);
+      assert.equal(ca.certificate(c)?.revokedAt, undefined);
+    } finally {
+      await app.close();
+      store.close();
+    }
   });
 });

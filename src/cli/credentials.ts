@@ -1,12 +1,14 @@
 /**
- * `warden credentials rotate --all|--group G|--endpoint E`, `warden credentials status [ID]` and
- * `warden credentials audit`: talk to the running Warden's REST API, because a campaign is driven by the process that
+ * `warden credentials rotate --all|--group G|--endpoint E`, `warden credentials status [ID]`,
+ * `warden credentials audit`, `warden credentials certificates [--endpoint E]` and
+ * `warden credentials revoke --serial S|--endpoint E`: talk to the running Warden's REST API, because a campaign is driven by the process that
  * holds the DM and bootstrap servers (their DTLS associations reach the devices). The token comes from
  * `--api-token`, WARDEN_API_TOKEN or DATA/api-token. Nothing printed holds key material (the API never returns any).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { CertificateJson } from '../api/certificates.js';
 
 export interface CredentialsCliIo {
   out(line: string): void;
@@ -114,7 +116,43 @@ export async function credentialsAudit(flags: ApiFlags & { endpoint?: string; ki
   for (const e of events) io.out([e.time, e.endpoint, e.kind, e.actor, e.detail ? JSON.stringify(e.detail) : ''].join('\t').trimEnd());
 }
 
-/** Adds `credentials rotate|status|audit` to the program. */
+
+/** Rows as columns padded to their widest cell (the last column unpadded). */
+export function formatTable(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/** `warden credentials certificates`: the certificates Warden's CA issued, newest first, as a table. */
+export async function credentialsCertificates(flags: ApiFlags & { endpoint?: string; limit?: string }, io: CredentialsCliIo = processIo): Promise<void> {
+  const q = new URLSearchParams();
+  if (flags.endpoint !== undefined) q.set('endpoint', flags.endpoint);
+  const limit = positiveInt(flags.limit, '--limit');
+  if (limit !== undefined) q.set('limit', String(limit));
+  const certs = (await api(flags, 'GET', `/api/certificates?${q.toString()}`)) as CertificateJson[];
+  if (certs.length === 0) {
+    io.out('no certificates');
+    return;
+  }
+  const when = (iso: string | null) => (iso === null ? '-' : iso.replace(/\.\d{3}Z$/, 'Z'));
+  const rows = [['SERIAL', 'ENDPOINT', 'ISSUED', 'NOT AFTER', 'REVOKED']];
+  for (const c of certs) rows.push([c.serial, c.endpoint, when(c.issuedAt), when(c.notAfter), when(c.revokedAt)]);
+  for (const line of formatTable(rows)) io.out(line);
+}
+
+/** `warden credentials revoke --serial S | --endpoint E`: revokes through the API; returns how many were revoked. */
+export async function credentialsRevoke(flags: ApiFlags & { serial?: string; endpoint?: string }, io: CredentialsCliIo = processIo): Promise<number> {
+  if ((flags.serial === undefined) === (flags.endpoint === undefined)) throw new Error('give exactly one of --serial S, --endpoint E');
+  const r = (flags.serial !== undefined
+    ? await api(flags, 'POST', `/api/certificates/${encodeURIComponent(flags.serial)}/revoke`)
+    : await api(flags, 'POST', '/api/certificates/revoke', { endpoint: flags.endpoint })) as { revoked: number; serials: string[]; closed: number };
+  io.out(`revoked ${r.revoked} certificate${r.revoked === 1 ? '' : 's'}${r.serials.length ? ': ' + r.serials.join(' ') : ''}`);
+  if (r.closed > 0) io.out(`closed ${r.closed} DTLS session${r.closed === 1 ? '' : 's'} opened with ${r.revoked === 1 ? 'it' : 'them'}`);
+  return r.revoked;
+}
+
+/** Adds `credentials rotate|status|audit|certificates|revoke` to the program. */
 export function registerCredentialsCommands(program: Command, io: CredentialsCliIo = processIo): void {
   const cmd = program.command('credentials').description('rotate device credentials across the fleet and read the credential audit log');
   const common = (c: Command) =>
@@ -144,4 +182,18 @@ export function registerCredentialsCommands(program: Command, io: CredentialsCli
       .option('--since <time>', 'epoch ms or ISO 8601')
       .option('--limit <n>', 'at most this many (default 100)'),
   ).action((flags: ApiFlags & { endpoint?: string; kind?: string; since?: string; limit?: string }) => credentialsAudit(flags, io));
+  common(
+    cmd
+      .command('certificates')
+      .description('certificates issued by Warden\'s device CA, newest first (serial, endpoint, dates, revocation); never a key')
+      .option('--endpoint <name>', 'one device')
+      .option('--limit <n>', 'at most this many (default 100, at most 1000)'),
+  ).action((flags: ApiFlags & { endpoint?: string; limit?: string }) => credentialsCertificates(flags, io));
+  common(
+    cmd
+      .command('revoke')
+      .description('revoke certificates issued by Warden\'s CA: they enter the CRL, their DTLS sessions end, and the audit log records it')
+      .option('--serial <hex>', 'one certificate, by serial number (hex, as `certificates` lists it)')
+      .option('--endpoint <name>', 'every unrevoked certificate of a device'),
+  ).action(async (flags: ApiFlags & { serial?: string; endpoint?: string }) => void (await credentialsRevoke(flags, io)));
 }

@@ -4,12 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { createApi } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
-import { CertificateAuthority, FactoryKeyDeriver, type KeyStore } from '../keys/index.js';
+import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
 import { UdpTransport, type PeerAddress } from '../coap/index.js';
-import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent } from '../dtls/index.js';
+import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent, type PeerCredential } from '../dtls/index.js';
 import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
 import { createCertificateVerifier } from '../dtls/x509.js';
-import { generateKeyPairSync, createPrivateKey, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
 import { estHandler, Lwm2mServer, type Registration } from '../server/index.js';
@@ -96,20 +97,40 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
   }
   if (!transport && !dtls) throw new Error('nothing to listen on: give a CoAP or a CoAPs port');
-  const est = estHandler({ ca, security, logger: o.logger.child({ layer: 'est' }) });
+  const est = estHandler({
+    ca, security, logger: o.logger.child({ layer: 'est' }),
+    onIssued: (c, operation) => audit.record({ endpoint: c.endpoint, kind: operation === 'sen' ? 'created' : 'rotated', actor: 'est', detail: { serial: c.serial } }),
+  });
   server = await Lwm2mServer.start({
     model, store, transport, secureTransport: dtls,
-    authorize: securityAuthorizer(security, (endpoint) =>
-      ca.certificates(endpoint).some((c) => c.revokedAt === undefined && c.notAfter.getTime() > Date.now())),
+    authorize: securityAuthorizer(security, (endpoint) => ca.certificates(endpoint).some(valid)),
     routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
   });
   server.on('registered', (reg: Registration) => {
     if (reg.identity) audit.usedFirst(reg.endpoint, reg.identity.name);
   });
-  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit);
+  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit, ca);
+  const closeOpenedBy = (certs: readonly IssuedCertificate[]) => (dtls && certs.length ? dtls.closeWhere(openedBy(certs)) : { associations: 0, sessions: 0 });
   const rotation = new RotationManager({
-    store, security, audit, driver: lwm2mRotationDriver(server),
+    store, security, audit,
+    driver: lwm2mRotationDriver(server, {
+      certificateIssuedAt: (identity) => {
+        const serial = dtls?.certificateSerialOf(identity);
+        const c = serial === undefined ? undefined : ca.certificate(serial);
+        return c && valid(c) ? c.issuedAt?.getTime() : undefined;
+      },
+    }),
+    certificates: {
+      has: (endpoint) => ca.certificates(endpoint).some(valid),
+      endpoints: () => ca.activeEndpoints(),
+      revokeIssuedBefore: (endpoint, time) => {
+        const old = ca.certificates(endpoint).filter((c) => c.revokedAt === undefined && (c.issuedAt?.getTime() ?? 0) < time);
+        for (const c of old) ca.revoke({ serial: c.serial });
+        closeOpenedBy(old);
+        return old.map((c) => c.serial);
+      },
+    },
     resolveGroup: (name) => {
       const group = boot?.server.configs.getGroup(name);
       if (!group) return undefined;
@@ -124,6 +145,16 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
   const api = await createApi({
     server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit },
+    certificates: {
+      ca, audit,
+      // The CRL stops new handshakes; associations (and resumable sessions) the certificates opened end here.
+      onRevoked: (certs) => {
+        if (!dtls) return 0;
+        const closed = closeOpenedBy(certs);
+        o.logger.info({ serials: certs.map((c) => c.serial), ...closed }, 'certificates revoked: their DTLS sessions ended');
+        return closed.associations;
+      },
+    },
     logger: o.logger.child({ layer: 'api' }),
   });
   await api.listen({ port: o.apiPort, host: o.apiHost });
@@ -162,6 +193,20 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   };
 }
 
+/** A CA-issued certificate that still authenticates: not revoked, not expired. */
+const valid = (c: IssuedCertificate): boolean => c.revokedAt === undefined && c.notAfter.getTime() > Date.now();
+
+/**
+ * Selects what one of `certs` authenticated: by the leaf's serial, or by endpoint name for sessions restored after a
+ * restart (which no longer know their certificate).
+ */
+function openedBy(certs: readonly IssuedCertificate[]): (p: PeerCredential) => boolean {
+  const serials = new Set(certs.map((c) => c.serial));
+  const endpoints = new Set(certs.map((c) => c.endpoint));
+  return (p) =>
+    p.identity?.mode === 'x509' && (p.certificateSerial !== undefined ? serials.has(p.certificateSerial) : endpoints.has(p.identity.name));
+}
+
 const SERVER_KEY_SETTING = 'dtls.serverKey';
 
 /** The DTLS server's key: from a file, or generated once and kept sealed in the store. */
@@ -174,6 +219,34 @@ function serverKey(o: WardenOptions, store: SqliteStore, box: SecretBox): KeyObj
   store.putSetting(SERVER_KEY_SETTING, Buffer.from(box.seal(der, SERVER_KEY_SETTING)).toString('base64'));
   o.logger.info('generated the DTLS server key (raw public key mode); it is kept sealed in the store');
   return privateKey;
+}
+
+const SERVER_CERT_SETTING = 'dtls.serverCertificate';
+const RENEW_BEFORE = 30 * 86_400_000;
+
+/**
+ * Without a `--cert` file the DTLS server presents a certificate from Warden's own CA, naming the host of the DM
+ * server URI, so devices given CA-issued credentials (bootstrap `dmCredential` certificate or est) can check it
+ * against the CA (Certificate Usage 2). Kept in the store; re-issued when the key or the names change, or 30 days
+ * before it expires.
+ */
+function serverCertificate(o: WardenOptions, store: SqliteStore, ca: CertificateAuthority, privateKey: KeyObject): Uint8Array {
+  const host = o.dmServerUri ? new URL(o.dmServerUri).hostname.replace(/^\[|\]$/g, '') : undefined;
+  const names = host ? [host] : ['127.0.0.1', 'localhost'];
+  const saved = store.getSetting(SERVER_CERT_SETTING);
+  if (saved) {
+    const der = Buffer.from(saved, 'base64');
+    const cert = new X509Certificate(der);
+    const fits = cert.publicKey.export({ format: 'der', type: 'spki' }).equals(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }))
+      && names.every((n) => (isIP(n) ? cert.checkIP(n) : cert.checkHost(n)) !== undefined)
+      && cert.checkIssued(new X509Certificate(ca.caCertificate()))
+      && new Date(cert.validTo).getTime() - Date.now() > RENEW_BEFORE;
+    if (fits) return new Uint8Array(der);
+  }
+  const der = ca.issueServerCertificate(createPublicKey(privateKey), { names });
+  store.putSetting(SERVER_CERT_SETTING, Buffer.from(der).toString('base64'));
+  o.logger.info({ names }, 'issued the DTLS server certificate from Warden\'s CA');
+  return der;
 }
 
 async function startDtls(
@@ -196,7 +269,7 @@ async function startDtls(
       crls: () => (crlFile ? [ca.crl(), ...readDerObjects(crlFile, 'X509 CRL')] : [ca.crl()]),
       logger: o.logger,
     }),
-    certificate: files.certFile ? { chain: readDerObjects(files.certFile, 'CERTIFICATE'), privateKey } : undefined,
+    certificate: { chain: files.certFile ? readDerObjects(files.certFile, 'CERTIFICATE') : [serverCertificate(o, store, ca, privateKey)], privateKey },
     rawPublicKey: { privateKey },
     cipherSuites: files.cbc
       ? [...DEFAULT_SERVER_SUITES, CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, CipherSuite.TLS_PSK_WITH_AES_128_CBC_SHA256]
@@ -250,6 +323,7 @@ async function startBootstrap(
   model: ModelRegistry,
   coapsPort: number | undefined,
   audit: AuditLog,
+  ca: CertificateAuthority,
 ): Promise<{ server: BootstrapServer; port?: number; securePort?: number; keyStore?: KeyStore } | undefined> {
   if (o.bootstrapPort === undefined && o.bootstrapsPort === undefined) return undefined;
   const factory = await factoryKeys(o);
@@ -260,8 +334,19 @@ async function startBootstrap(
         logger: o.logger.child({ layer: 'bootstrap-dtls' }),
       })
     : undefined;
-  const server = await BootstrapServer.start({
-    transport: plain, secureTransport: secure, store, security, box, model,
+  // Security mode 4: a device enrolls over its bootstrap session, for its own endpoint, when its configuration says so.
+  let server: BootstrapServer | undefined;
+  const est = estHandler({
+    ca,
+    endpointOf: (identity) => {
+      const endpoint = server?.endpointOf(identity);
+      return endpoint !== undefined && server?.configs.resolve(endpoint)?.dmCredential === 'est' ? endpoint : undefined;
+    },
+    onIssued: (c) => audit.record({ endpoint: c.endpoint, kind: 'created', actor: 'bootstrap-est', detail: { serial: c.serial } }),
+    logger: o.logger.child({ layer: 'bootstrap-est' }),
+  });
+  server = await BootstrapServer.start({
+    transport: plain, secureTransport: secure, store, security, box, model, ca, routes: est,
     dmServerUri: o.dmServerUri ?? `coaps://127.0.0.1:${coapsPort ?? 5684}`,
     factoryKeys: factory?.keys,
     audit,

@@ -23,6 +23,7 @@ import {
 import { codecFor, ContentFormat, formatLinks, Lwm2mError, Lwm2mPath, ResponseCode, type Link, type LwM2mNode, type ResourceNode } from '../lwm2m/index.js';
 import type { Logger } from '../log.js';
 import { DtlsLink } from './dtls-link.js';
+import { enroll } from './est.js';
 import type { ObjectInstance } from './object.js';
 import { SecurityMode, SecurityResource } from './objects/security.js';
 import { ServerResource } from './objects/server.js';
@@ -141,6 +142,31 @@ export function checkConsistency(tree: ObjectTree): string | undefined {
     accounts++;
   }
   return accounts === 0 ? 'no LwM2M Server account' : undefined;
+}
+
+/**
+ * Security mode 4 (Certificate with EST, Core Appendix E.1): for each LwM2M Server account in that mode without a
+ * certificate, a fresh P-256 key pair is generated here and enrolled (RFC 9148 /est/sen) over the Bootstrap-Server's
+ * DTLS session, which authenticated this endpoint; the certificate goes to /0/x/3 and the PKCS#8 key to /0/x/5. The
+ * private key never leaves the device. A failed enrollment fails the bootstrap (and so rolls it back).
+ */
+export async function enrollPendingAccounts(tree: ObjectTree, coap: CoapEndpoint, peer: PeerAddress, endpointName: string, logger: Logger): Promise<number> {
+  const sec = tree.enabler(0);
+  if (!sec) return 0;
+  let enrolled = 0;
+  for (const iid of sec.instanceIds()) {
+    const inst = sec.instance(iid)!;
+    if (single(inst, SecurityResource.BootstrapServer) === true || single(inst, SecurityResource.SecurityMode) !== SecurityMode.CertificateWithEst) continue;
+    const cert = single(inst, SecurityResource.PublicKeyOrIdentity);
+    if (cert instanceof Uint8Array && cert.length > 0) continue;
+    const { certificateChain, privateKey } = await enroll(coap, peer, { endpointName });
+    const opaque = (id: number, value: Uint8Array): ResourceNode => ({ kind: 'singleResource', id, value: { type: 'opaque', value } });
+    inst.write(SecurityResource.PublicKeyOrIdentity, opaque(SecurityResource.PublicKeyOrIdentity, new Uint8Array(Buffer.concat(certificateChain))), true);
+    inst.write(SecurityResource.SecretKey, opaque(SecurityResource.SecretKey, new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' }))), true);
+    logger.info({ instance: iid }, 'EST enrollment done for Security mode 4 account');
+    enrolled++;
+  }
+  return enrolled;
 }
 
 function fail(code: number, message: string): never {
@@ -330,6 +356,7 @@ export async function runClientBootstrap(o: BootstrapRunOptions): Promise<void> 
     ]);
     if (res && res.code !== ResponseCode.Changed) throw new Lwm2mError(res.code, `Bootstrap-Request refused: ${codeToString(res.code)}`);
     await outcome;
+    await enrollPendingAccounts(o.tree, coap, peer, o.endpoint, o.logger);
     o.logger.info('bootstrap finished');
   } catch (err) {
     restoreSnapshot(o.tree, snapshot);

@@ -80,9 +80,11 @@ test('scheme and mode must agree; a Security object without credentials is a cle
   assert.equal(checkSchemeAndMode('coap://h', SecurityMode.NoSec), false);
   assert.throws(() => checkSchemeAndMode('coap://h', SecurityMode.RPK), /coap:\/\/.*RPK/);
   assert.throws(() => checkSchemeAndMode('coaps://h', SecurityMode.NoSec), /coaps:\/\/.*NoSec/);
-  assert.throws(() => checkSchemeAndMode('coaps://h', SecurityMode.CertificateWithEst), /not supported/);
+  assert.equal(checkSchemeAndMode('coaps://h', SecurityMode.CertificateWithEst), true);
+  assert.throws(() => checkSchemeAndMode('coaps://h', 7), /not supported/);
   assert.throws(() => checkSchemeAndMode('http://h', SecurityMode.NoSec), /scheme/);
   const account = findSecurityAccount(treeWith({ mode: 'nosec' }), 1)!;
   assert.throws(() => dtlsClientOptions({ ...account, securityMode: SecurityMode.PSK }), /PSK identity/);
   assert.throws(() => dtlsClientOptions({ ...account, securityMode: SecurityMode.RPK }), /Secret Key/);
+  assert.throws(() => dtlsClientOptions({ ...account, serverUri: 'coaps://h', securityMode: SecurityMode.CertificateWithEst }), /no certificate yet/);
 });

@@ -174,8 +174,8 @@ export function checkSchemeAndMode(serverUri: string, securityMode: number): boo
     if (securityMode === SecurityMode.NoSec) {
       throw new Error(`server URI ${serverUri} is coaps:// but the Security Mode is NoSec: give PSK, RPK or X.509 credentials, or use coap://`);
     }
-    if (securityMode !== SecurityMode.PSK && securityMode !== SecurityMode.RPK && securityMode !== SecurityMode.Certificate) {
-      throw new Error(`Security Mode ${mode} is not supported (PSK, RPK, Certificate or NoSec)`);
+    if (securityMode !== SecurityMode.PSK && securityMode !== SecurityMode.RPK && securityMode !== SecurityMode.Certificate && securityMode !== SecurityMode.CertificateWithEst) {
+      throw new Error(`Security Mode ${mode} is not supported (PSK, RPK, Certificate, Certificate with EST or NoSec)`);
     }
     return true;
   }
@@ -259,7 +259,12 @@ export function dtlsClientOptions(account: SecurityAccount, extras: DtlsExtras =
       }
       return { ...base, rawPublicKey: { privateKey }, verifyRawPublicKey: verify };
     }
+    case SecurityMode.CertificateWithEst:
     case SecurityMode.Certificate: {
+      // Mode 4 connects like mode 2 once EST has filled /0/x/3 and /0/x/5 (see enrollPendingAccounts).
+      if (account.securityMode === SecurityMode.CertificateWithEst && account.publicKeyOrIdentity.length === 0) {
+        throw new Error('the Security object is in Certificate with EST mode and holds no certificate yet: bootstrap enrolls one');
+      }
       const privateKey = privateKeyOf(account.secretKey, 'Certificate');
       const chain = splitDer(account.publicKeyOrIdentity);
       if (chain.length === 0) throw new Error('the Security object has no client certificate (/0/x/3)');

@@ -2,7 +2,7 @@
 export * from './types.js';
 export { DtlsAlert, AlertDescription, AlertLevel, alertName } from './alert.js';
 export { DtlsServer, DEFAULT_SERVER_SUITES } from './server.js';
-export type { DtlsServerOptions, HandshakeEvent, HandshakeFailureEvent, ExportedSession, SessionInfo } from './server.js';
+export type { DtlsServerOptions, HandshakeEvent, HandshakeFailureEvent, ExportedSession, PeerCredential, SessionInfo } from './server.js';
 export { DtlsClient, defaultClientSuites } from './client.js';
 export type { DtlsClientOptions } from './client.js';
 export type { DtlsSession } from './session.js';

@@ -13,6 +13,7 @@ import { suiteInfo } from './cipher.js';
 import { DtlsConnection } from './connection.js';
 import { CookieJar } from './cookie.js';
 import { spkiOf } from './kex.js';
+import { certificateInfo } from './x509.js';
 import {
   decodeClientHello,
   decodeHandshakeFragments,
@@ -92,8 +93,18 @@ export interface ExportedSession {
   data: Uint8Array;
 }
 
+/** Who a peer authenticated as: what `closeWhere` selects associations and resumable sessions by. */
+export interface PeerCredential {
+  identity?: PeerIdentity;
+  /**
+   * Serial number (lowercase hex, no leading zeros) of the peer's X.509 leaf certificate, when it authenticated with one
+   * in this process (absent for sessions restored by `importSessions`).
+   */
+  certificateSerial?: string;
+}
+
 /** An established association as `sessions()` lists it. */
-export interface SessionInfo {
+export interface SessionInfo extends PeerCredential {
   peer: PeerAddress;
   identity?: PeerIdentity;
   suite: string;
@@ -127,6 +138,8 @@ export class DtlsServer implements Transport {
   private drained: (() => void) | undefined;
   private establishedCount = 0;
   private closed = false;
+  /** The leaf certificate serial behind each identity the certificate verifier returned (resumed sessions share it). */
+  private readonly certificateSerials = new WeakMap<PeerIdentity, string>();
 
   private constructor(
     private readonly socket: Socket,
@@ -149,7 +162,7 @@ export class DtlsServer implements Transport {
       ...(hint !== undefined ? { pskIdentityHint: typeof hint === 'string' ? new TextEncoder().encode(hint) : hint } : {}),
       ...(opts.certificate ? { certificate: opts.certificate } : {}),
       ...(opts.rawPublicKey ? { rawPublicKey: { privateKey: opts.rawPublicKey.privateKey, spki: spkiOf(opts.rawPublicKey.privateKey) } } : {}),
-      ...(opts.verifyCertificate ? { verifyCertificate: opts.verifyCertificate } : {}),
+      ...(opts.verifyCertificate ? { verifyCertificate: this.recordingCertificateVerifier(opts.verifyCertificate) } : {}),
       ...(opts.verifyRawPublicKey ? { verifyRawPublicKey: opts.verifyRawPublicKey } : {}),
     };
     this.associationOptions = this.makeAssociationOptions();
@@ -203,11 +216,61 @@ export class DtlsServer implements Transport {
       const a = slot.established;
       if (!a || !a.result) continue;
       const info: SessionInfo = { peer: a.peer, suite: a.result.suite.name };
-      if (a.conn.identity) info.identity = a.conn.identity;
+      if (a.conn.identity) {
+        info.identity = a.conn.identity;
+        const serial = this.certificateSerials.get(a.conn.identity);
+        if (serial !== undefined) info.certificateSerial = serial;
+      }
       if (a.conn.ownCid.length > 0) info.connectionId = a.conn.ownCid;
       out.push(info);
     }
     return out;
+  }
+
+  /**
+   * Ends what a withdrawn credential opened: sends close_notify on every established association `pred` selects, and
+   * forgets the resumable sessions it selects, so the peer has to run a full handshake where its credential is checked
+   * again (an abbreviated handshake, RFC 5246 §7.3, would not check it).
+   */
+  closeWhere(pred: (peer: PeerCredential) => boolean): { associations: number; sessions: number } {
+    let associations = 0;
+    for (const slot of [...this.slots.values()]) {
+      const a = slot.established;
+      if (!a?.established) continue;
+      if (!pred(this.credentialOf(a.conn.identity))) continue;
+      a.close();
+      associations++;
+    }
+    const sessions = this.sessionCache.deleteWhere((s) => pred(this.credentialOf(s.identity)));
+    return { associations, sessions };
+  }
+
+  /** Serial (lowercase hex) of the X.509 leaf an identity this server authenticated presented; undefined for other modes. */
+  certificateSerialOf(identity: PeerIdentity): string | undefined {
+    return this.certificateSerials.get(identity);
+  }
+
+  private credentialOf(identity: PeerIdentity | undefined): PeerCredential {
+    if (!identity) return {};
+    const serial = this.certificateSerials.get(identity);
+    return serial === undefined ? { identity } : { identity, certificateSerial: serial };
+  }
+
+  /** Wraps the verifier so each identity it returns is a fresh object tied to the leaf's serial (see `certificateSerials`). */
+  private recordingCertificateVerifier(verify: CertificateVerifier): CertificateVerifier {
+    const remember = (identity: PeerIdentity, leaf: Uint8Array | undefined): PeerIdentity => {
+      const own: PeerIdentity = { ...identity };
+      try {
+        if (leaf) this.certificateSerials.set(own, certificateInfo(leaf).serialNumber);
+      } catch {
+        // A custom verifier accepted a certificate this layer cannot parse: no serial to record.
+      }
+      return own;
+    };
+    return (chain, context) => {
+      const r = verify(chain, context);
+      return r instanceof Promise ? r.then((identity) => remember(identity, chain[0])) : remember(r, chain[0]);
+    };
   }
 
   /** The state of every established association (secret: encrypt it at rest). */

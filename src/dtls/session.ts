@@ -40,4 +40,16 @@ export class SessionCache {
   delete(id: Uint8Array): void {
     this.map.delete(Buffer.from(id).toString('hex'));
   }
+
+  /** Forgets every session `pred` selects (e.g. those of a revoked credential); returns how many. */
+  deleteWhere(pred: (s: DtlsSession) => boolean): number {
+    let n = 0;
+    for (const [key, session] of this.map) {
+      if (pred(session)) {
+        this.map.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
 }

@@ -112,6 +112,40 @@ test('CA: revocation by serial and by endpoint lands in a CRL signed by the CA',
   assert.equal(AsnConvert.parse(ca.crl(), CertificateList).tbsCertList.revokedCertificates, undefined);
 });
 
+test('CA: list gives issued certificates newest first, all or one endpoint\'s, bounded by limit', async () => {
+  let now = new Date('2026-03-01T12:00:00Z');
+  const { ca } = await newCa(() => now);
+  const issued = [];
+  for (const ep of ['dev1', 'dev2', 'dev1']) {
+    issued.push(ca.issue(csrFor(ep), { endpoint: ep }));
+    now = new Date(now.getTime() + 1000);
+  }
+  const [a, b, c] = issued as [typeof issued[0], typeof issued[0], typeof issued[0]];
+  assert.deepEqual(ca.list().map((x) => x.serial), [c.serial, b.serial, a.serial]);
+  assert.deepEqual(ca.list({ limit: 2 }).map((x) => x.serial), [c.serial, b.serial]);
+  assert.deepEqual(ca.list({ endpoint: 'dev1' }).map((x) => x.serial), [c.serial, a.serial]);
+  assert.deepEqual(ca.list({ endpoint: 'nobody' }), []);
+  assert.equal(ca.list()[2]!.issuedAt?.getTime(), new Date('2026-03-01T12:00:00Z').getTime());
+  assert.equal(c.issuedAt?.getTime(), ca.list()[0]!.issuedAt?.getTime());
+  ca.revoke({ serial: b.serial });
+  assert.deepEqual(ca.list().map((x) => x.revokedAt !== undefined), [false, true, false]);
+});
+
+test('CA: a server certificate names its hosts (DNS and IP), allows serverAuth only, and is not a device credential', async () => {
+  const { ca } = await newCa();
+  const pair = p256();
+  const der = ca.issueServerCertificate(pair.publicKey, { names: ['dm.example.com', '127.0.0.1'] });
+  const cert = new X509Certificate(der);
+  assert.ok(cert.checkIssued(new X509Certificate(ca.caCertificate())) && cert.verify(new X509Certificate(ca.caCertificate()).publicKey));
+  assert.equal(cert.checkHost('dm.example.com'), 'dm.example.com');
+  assert.equal(cert.checkIP('127.0.0.1'), '127.0.0.1');
+  assert.equal(cert.checkHost('other.example.com'), undefined);
+  assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.1'], 'serverAuth only');
+  assert.ok(cert.publicKey.equals(pair.publicKey));
+  assert.equal(ca.certificates('dm.example.com').length, 0, 'it authorizes no endpoint');
+  assert.throws(() => ca.issueServerCertificate(pair.publicKey, { names: [] }), CaError);
+});
+
 test('CA: reopens from the database with the same key; the wrong sealing key or a second create is refused', async () => {
   const { store, box, ca } = await newCa();
   const again = await CertificateAuthority.open({ store, box });

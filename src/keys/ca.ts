@@ -5,6 +5,7 @@
  * and a signed CRL (RFC 5280 §5) for the DTLS layer.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import type Database from 'better-sqlite3';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
@@ -28,8 +29,12 @@ import {
   id_ce_basicConstraints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
+  id_ce_subjectAltName,
   id_ce_subjectKeyIdentifier,
   id_kp_clientAuth,
+  id_kp_serverAuth,
+  GeneralName,
+  SubjectAlternativeName,
 } from '@peculiar/asn1-x509';
 import type { KeyStore } from './key-store.js';
 import type { Pkcs11KeyStore } from './pkcs11-store.js';
@@ -92,6 +97,8 @@ export interface IssuedCertificate {
   certificate: Uint8Array;
   notBefore: Date;
   notAfter: Date;
+  /** When the CA issued it. */
+  issuedAt?: Date;
   revokedAt?: Date;
 }
 
@@ -121,6 +128,7 @@ interface IssuedRow {
   certificate: Buffer;
   not_before: number;
   not_after: number;
+  issued_at: number;
   revoked_at: number | null;
 }
 
@@ -193,6 +201,9 @@ export class CertificateAuthority {
       ),
       bySerial: db.prepare('SELECT * FROM ca_issued WHERE serial = ?'),
       byEndpoint: db.prepare('SELECT * FROM ca_issued WHERE endpoint = ? ORDER BY issued_at'),
+      newest: db.prepare('SELECT * FROM ca_issued ORDER BY issued_at DESC, serial DESC LIMIT ?'),
+      newestOf: db.prepare('SELECT * FROM ca_issued WHERE endpoint = ? ORDER BY issued_at DESC, serial DESC LIMIT ?'),
+      active: db.prepare('SELECT DISTINCT endpoint FROM ca_issued WHERE revoked_at IS NULL AND not_after > ? ORDER BY endpoint'),
       revokeSerial: db.prepare('UPDATE ca_issued SET revoked_at = ? WHERE serial = ? AND revoked_at IS NULL'),
       revokeEndpoint: db.prepare('UPDATE ca_issued SET revoked_at = ? WHERE endpoint = ? AND revoked_at IS NULL'),
       // RFC 5280 §5: an entry may leave the CRL once the certificate has expired.
@@ -334,7 +345,36 @@ export class CertificateAuthority {
     const certificate = signCertificate(tbs, this.signer);
     const serialHex = Buffer.from(serial).toString('hex');
     this.stmt.insert.run(serialHex, opts.endpoint, Buffer.from(certificate), notBefore.getTime(), notAfter.getTime(), now.getTime());
-    return { serial: serialHex, endpoint: opts.endpoint, certificate, notBefore, notAfter };
+    return { serial: serialHex, endpoint: opts.endpoint, certificate, notBefore, notAfter, issuedAt: now };
+  }
+
+  /**
+   * A certificate for Warden's own DTLS server, so devices given a CA-issued certificate (Security mode 2 or 4) can
+   * authenticate the server: subjectAltName from `names` (DNS names or IP addresses, RFC 6125 §6), serverAuth only.
+   * Not recorded among device certificates: it authorizes no endpoint.
+   */
+  issueServerCertificate(publicKey: KeyObject, opts: { names: string[]; days?: number }): Uint8Array {
+    if (opts.names.length === 0) throw new CaError('INVALID', 'a server certificate needs at least one name');
+    const now = this.now();
+    const spki = AsnConvert.parse(publicKey.export({ format: 'der', type: 'spki' }), SubjectPublicKeyInfo);
+    const san = new SubjectAlternativeName(opts.names.map((n) => (isIP(n) ? new GeneralName({ iPAddress: n }) : new GeneralName({ dNSName: n }))));
+    const tbs = new TBSCertificate({
+      version: Version.v3,
+      serialNumber: toArrayBuffer(newSerial(this.random)),
+      signature: alg(),
+      issuer: this.parsedCa.tbsCertificate.subject,
+      validity: new Validity({ notBefore: new Date(now.getTime() - CLOCK_SKEW), notAfter: new Date(now.getTime() + (opts.days ?? 825) * DAY) }),
+      subject: commonNameSubject(opts.names[0]!),
+      subjectPublicKeyInfo: spki,
+      extensions: new Extensions([
+        ext(id_ce_basicConstraints, true, AsnConvert.serialize(new BasicConstraints({ cA: false }))),
+        ext(id_ce_keyUsage, true, AsnConvert.serialize(new KeyUsage(KeyUsageFlags.digitalSignature))),
+        ext(id_ce_extKeyUsage, false, AsnConvert.serialize(new ExtendedKeyUsage([id_kp_serverAuth]))),
+        ext(id_ce_subjectAltName, false, AsnConvert.serialize(san)),
+        ext(id_ce_subjectKeyIdentifier, false, AsnConvert.serialize(new SubjectKeyIdentifier(keyIdentifier(spki)))),
+      ]),
+    });
+    return signCertificate(tbs, this.signer);
   }
 
   /** Revokes one certificate by serial (hex) or every unrevoked certificate of an endpoint; returns how many. */
@@ -356,6 +396,18 @@ export class CertificateAuthority {
   /** Every certificate issued to `endpoint`, oldest first. */
   certificates(endpoint: string): IssuedCertificate[] {
     return (this.stmt.byEndpoint.all(endpoint) as IssuedRow[]).map(fromRow);
+  }
+
+  /** Endpoints holding a certificate that is neither revoked nor expired. */
+  activeEndpoints(): string[] {
+    return (this.stmt.active.all(this.now().getTime()) as { endpoint: string }[]).map((r) => r.endpoint);
+  }
+
+  /** Issued certificates, newest first: all of them or those of `endpoint`, at most `limit` (default 100). */
+  list(opts: { endpoint?: string; limit?: number } = {}): IssuedCertificate[] {
+    const limit = Math.max(0, Math.floor(opts.limit ?? 100));
+    const rows = opts.endpoint === undefined ? this.stmt.newest.all(limit) : this.stmt.newestOf.all(opts.endpoint, limit);
+    return (rows as IssuedRow[]).map(fromRow);
   }
 
   /**
@@ -420,6 +472,7 @@ function fromRow(r: IssuedRow): IssuedCertificate {
     certificate: new Uint8Array(r.certificate),
     notBefore: new Date(r.not_before),
     notAfter: new Date(r.not_after),
+    issuedAt: new Date(r.issued_at),
   };
   if (r.revoked_at !== null) out.revokedAt = new Date(r.revoked_at);
   return out;
