@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, SqliteStore } from '../src/store/index.js';
+import { registryDir } from './registry.js';
 
 const MAIN = new URL('../src/cli/main.js', import.meta.url).pathname;
 
@@ -103,8 +104,7 @@ test('warden server and warden client: register, serve the API, de-register on S
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const registry = process.env.WARDEN_REGISTRY_DIR ?? new URL('../../../shared/lwm2m-registry/', import.meta.url).pathname;
-  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--bootstraps-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--models', registry], {
+  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--bootstraps-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--models', registryDir], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WARDEN_API_TOKEN: '' },
   });
   children.push(server);

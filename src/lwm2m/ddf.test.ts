@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { DdfError, parseDdf } from './ddf.js';
 import type { ObjectDefinition, ResourceType } from './model.js';
 import { coreObjects } from './objects/core-objects.js';
 import { parseXml } from './xml.js';
+import { registryDir } from '../../test/registry.js';
 
-const registryDir =
-  process.env['WARDEN_REGISTRY_DIR'] ?? fileURLToPath(new URL('../../../../shared/lwm2m-registry/', import.meta.url));
 
 function registryFiles(): string[] {
   assert.ok(existsSync(registryDir), `LwM2M registry folder not found: ${registryDir} (set WARDEN_REGISTRY_DIR)`);
