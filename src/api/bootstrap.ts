@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BootstrapError, parseBootstrapConfig, redactConfig, type BootstrapConfigStore } from '../bootstrap/index.js';
 import { ApiError } from './api-error.js';
+import { parseJsonWithoutEcho } from './secret-body.js';
 
 /** What the routes need of the bootstrap server. */
 export interface BootstrapApiHost {
@@ -30,15 +31,7 @@ type Group = FastifyRequest<{ Params: { name: string } }>;
 export function bootstrapRoutes(app: FastifyInstance, opts: { bootstrap: BootstrapApiHost }): void {
   const { configs } = opts.bootstrap;
   void app.register(async (scope) => {
-    // The body may hold keys: parse errors never quote it.
-    scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
-      try {
-        done(null, (text as string).trim() === '' ? undefined : JSON.parse(text as string));
-      } catch {
-        done(new ApiError(400, 'invalid JSON body'), undefined);
-      }
-    });
+    parseJsonWithoutEcho(scope);
     scope.get('/api/bootstrap', async () => Object.fromEntries(configs.devices().map((ep) => [ep, redactConfig(configs.getDevice(ep)!)])));
     scope.get('/api/bootstrap/groups', async () => Object.fromEntries(configs.groups().map((g) => [g, redactConfig(configs.getGroup(g)!)])));
     scope.get('/api/bootstrap/groups/:name', async (req: Group) => {

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fingerprint } from '../dtls/rpk.js';
 import { SecurityStoreError, type NewSecurityInfo, type SecurityInfo, type SecurityStore } from '../store/index.js';
 import { ApiError } from './api-error.js';
+import { parseJsonWithoutEcho } from './secret-body.js';
 import { intParam, type Query } from './params.js';
 
 export const DEFAULT_SECURITY_PAGE_LIMIT = 100;
@@ -75,15 +76,7 @@ function storeError(err: unknown): never {
 export function securityRoutes(app: FastifyInstance, opts: { security: SecurityStore }): void {
   const { security } = opts;
   void app.register(async (scope) => {
-    // This scope's own JSON parser: a parse error message can quote the body, and the body holds a key.
-    scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
-      try {
-        done(null, (text as string).trim() === '' ? undefined : JSON.parse(text as string));
-      } catch {
-        done(new ApiError(400, 'invalid JSON body'), undefined);
-      }
-    });
+    parseJsonWithoutEcho(scope);
 
     scope.get('/api/security/clients', async (req: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply) => {
       const offset = intParam(req.query, 'offset', 0);

@@ -3,6 +3,22 @@ import type { PeerAddress, PeerIdentity, Transport } from './types.js';
 
 type DatagramHandler = (datagram: Uint8Array, peer: PeerAddress, identity?: PeerIdentity) => void;
 
+/**
+ * A UDP socket bound on `host:port` (port 0 = ephemeral; host undefined = any address), udp6 when `family` (an
+ * address of the family wanted) contains ':'. Rejects with the bind error (e.g. EADDRINUSE).
+ */
+export function bindUdpSocket(port: number, host: string | undefined, family: string): Promise<Socket> {
+  const socket = createSocket({ type: family.includes(':') ? 'udp6' : 'udp4' });
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    socket.once('error', onError);
+    socket.bind(port, host, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
 /** Plain UDP transport for a CoapEndpoint (udp4, or udp6 when the host contains ':'). */
 export class UdpTransport implements Transport {
   private handler: DatagramHandler | undefined;
@@ -18,16 +34,8 @@ export class UdpTransport implements Transport {
   }
 
   /** Bind a socket on `host:port` (port 0 = ephemeral). */
-  static bind(port: number, host = '0.0.0.0'): Promise<UdpTransport> {
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      socket.once('error', onError);
-      socket.bind(port, host, () => {
-        socket.off('error', onError);
-        resolve(new UdpTransport(socket));
-      });
-    });
+  static async bind(port: number, host = '0.0.0.0'): Promise<UdpTransport> {
+    return new UdpTransport(await bindUdpSocket(port, host, host));
   }
 
   /** The bound local address. */

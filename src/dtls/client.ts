@@ -1,7 +1,8 @@
 /** DtlsClient: a DTLS 1.2 client transport talking to one server. */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { systemClock, type Clock } from '../coap/clock.js';
+import { bindUdpSocket } from '../coap/udp.js';
 import type { PeerAddress, Transport } from '../coap/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { Association, DEFAULT_MTU } from './association.js';
@@ -48,18 +49,6 @@ export function defaultClientSuites(opts: DtlsClientOptions): number[] {
   return out;
 }
 
-function bindSocket(peerAddress: string, localAddress?: string): Promise<Socket> {
-  const socket = createSocket({ type: peerAddress.includes(':') ? 'udp6' : 'udp4' });
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    socket.once('error', onError);
-    socket.bind(0, localAddress, () => {
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
-}
-
 export class DtlsClient implements Transport {
   private handler: DatagramHandler | undefined;
   private closed = false;
@@ -90,7 +79,7 @@ export class DtlsClient implements Transport {
       ...(opts.connectionId ? { connectionId: true } : {}),
       ...(opts.session ? { session: opts.session } : {}),
     };
-    const socket = await bindSocket(peer.address, opts.localAddress);
+    const socket = await bindUdpSocket(0, opts.localAddress, peer.address);
     const machine = new ClientHandshake(config);
     let client!: DtlsClient;
     const logger = (opts.logger ?? silentLogger).child({ layer: 'dtls-client' });
@@ -211,7 +200,7 @@ export class DtlsClient implements Transport {
   async rebind(): Promise<void> {
     if (this.closed) return;
     const old = this.socket;
-    this.socket = await bindSocket(this.server.address, this.opts.localAddress);
+    this.socket = await bindUdpSocket(0, this.opts.localAddress, this.server.address);
     this.listen();
     await new Promise<void>((resolve) => old.close(() => resolve()));
   }

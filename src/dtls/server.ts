@@ -3,8 +3,9 @@
  * Connection ID for tls12_cid records (RFC 9146); keeps no state for a client before it returns a valid
  * cookie (RFC 6347 §4.2.1); runs many handshakes at once.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { systemClock, type Clock } from '../coap/clock.js';
+import { bindUdpSocket } from '../coap/udp.js';
 import type { PeerAddress, Transport } from '../coap/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DtlsAlert } from './alert.js';
@@ -171,21 +172,14 @@ export class DtlsServer implements Transport {
   }
 
   /** Binds a UDP socket on `host:port` (port 0 = ephemeral; udp6 when the host contains ':'). */
-  static bind(port: number, host: string, opts: DtlsServerOptions): Promise<DtlsServer> {
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      socket.once('error', onError);
-      socket.bind(port, host, () => {
-        socket.off('error', onError);
-        try {
-          resolve(new DtlsServer(socket, opts));
-        } catch (err) {
-          socket.close();
-          reject(err as Error);
-        }
-      });
-    });
+  static async bind(port: number, host: string, opts: DtlsServerOptions): Promise<DtlsServer> {
+    const socket = await bindUdpSocket(port, host, host);
+    try {
+      return new DtlsServer(socket, opts);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
   }
 
   /** The bound local address. */

@@ -148,19 +148,8 @@ export class Pkcs11KeyStore implements KeyStore {
     const cached = this.#keys.get(label);
     if (cached) return cached;
     const m = this.#m;
-    this.#p.C_FindObjectsInit(this.#session, [
-      { type: m.CKA_CLASS, value: m.CKO_SECRET_KEY },
-      { type: m.CKA_LABEL, value: label },
-    ]);
-    let handles: Handle[];
-    try {
-      handles = this.#p.C_FindObjects(this.#session, 2);
-    } finally {
-      this.#p.C_FindObjectsFinal(this.#session);
-    }
-    if (handles.length === 0) return undefined;
-    if (handles.length > 1) throw new KeyStoreError('TOKEN', `more than one key labelled ${label} in the token`);
-    const handle = handles[0]!;
+    const handle = this.#findObject(label, m.CKO_SECRET_KEY);
+    if (handle === undefined) return undefined;
     const [kt, len] = this.#p.C_GetAttributeValue(this.#session, handle, [{ type: m.CKA_KEY_TYPE }, { type: m.CKA_VALUE_LEN }]);
     const keyType = kt!.value.readUInt32LE();
     const bytes = len!.value.length >= 4 ? len!.value.readUInt32LE() : 0;
@@ -187,17 +176,25 @@ export class Pkcs11KeyStore implements KeyStore {
     return this.#find(label)?.type;
   }
 
+  /** A persistent private object whose value never leaves the token (PKCS#11 §4.9: sensitive, not extractable). */
+  #heldInToken(label: string): { type: number; value: boolean | string }[] {
+    const m = this.#m;
+    return [
+      { type: m.CKA_LABEL, value: label },
+      { type: m.CKA_TOKEN, value: true },
+      { type: m.CKA_PRIVATE, value: true },
+      { type: m.CKA_SENSITIVE, value: true },
+      { type: m.CKA_EXTRACTABLE, value: false },
+    ];
+  }
+
   #template(label: string, type: SecretKeyType): { type: number; value: number | boolean | string }[] {
     const m = this.#m;
     const aes = type !== 'hmac-sha256';
     return [
       { type: m.CKA_CLASS, value: m.CKO_SECRET_KEY },
       { type: m.CKA_KEY_TYPE, value: aes ? m.CKK_AES : m.CKK_GENERIC_SECRET },
-      { type: m.CKA_LABEL, value: label },
-      { type: m.CKA_TOKEN, value: true },
-      { type: m.CKA_PRIVATE, value: true },
-      { type: m.CKA_SENSITIVE, value: true },
-      { type: m.CKA_EXTRACTABLE, value: false },
+      ...this.#heldInToken(label),
       { type: m.CKA_SIGN, value: true },
       { type: m.CKA_VERIFY, value: true },
       { type: m.CKA_ENCRYPT, value: aes },
@@ -324,11 +321,7 @@ export class Pkcs11KeyStore implements KeyStore {
         [
           { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
           { type: m.CKA_KEY_TYPE, value: m.CKK_EC },
-          { type: m.CKA_LABEL, value: label },
-          { type: m.CKA_TOKEN, value: true },
-          { type: m.CKA_PRIVATE, value: true },
-          { type: m.CKA_SENSITIVE, value: true },
-          { type: m.CKA_EXTRACTABLE, value: false },
+          ...this.#heldInToken(label),
           { type: m.CKA_SIGN, value: true },
           { type: m.CKA_DERIVE, value: false },
         ],
