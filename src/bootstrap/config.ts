@@ -14,7 +14,7 @@ export const SECURITY_MODES = { PSK: 0, RPK: 1, X509: 2, NO_SEC: 3, EST: 4 } as 
 export type SecurityModeName = keyof typeof SECURITY_MODES;
 
 /** What a bootstrap generates for the Warden DM server account. */
-export const DM_CREDENTIAL_KINDS = ['psk', 'certificate', 'est'] as const;
+export const DM_CREDENTIAL_KINDS = ['psk', 'rpk', 'certificate', 'est'] as const;
 export type DmCredentialKind = (typeof DM_CREDENTIAL_KINDS)[number];
 
 /** One Server object instance (Core Appendix E.2). */
@@ -60,10 +60,10 @@ export interface BootstrapConfig {
   /** Run Bootstrap-Discover first (default true). */
   discover?: boolean;
   /**
-   * The credential generated for a server without a `security` entry: a random 256-bit PSK (default), a certificate
-   * from Warden's CA with a key pair generated for the device (Security mode 2), or Security mode 4 (Certificate with
-   * EST), where the device generates its key pair and enrolls over its bootstrap session, so its private key is never
-   * sent.
+   * The credential generated for a server without a `security` entry: a random 256-bit PSK, a P-256 key pair for
+   * raw public key mode (Security mode 1), a certificate from Warden's CA with a key pair generated for the device
+   * (mode 2), or mode 4 (Certificate with EST), where the device generates its key pair and enrolls over its bootstrap
+   * session, so its private key is never sent. Default: the kind the device holds now, else a PSK.
    */
   dmCredential?: DmCredentialKind;
   /** Device configurations only: the group whose configuration this one extends. */

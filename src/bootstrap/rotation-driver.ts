@@ -6,7 +6,8 @@
 import { EventEmitter } from 'node:events';
 import type { PeerIdentity } from '../coap/index.js';
 import { Lwm2mPath, ResponseCode } from '../lwm2m/index.js';
-import { CERTIFICATE_ISSUED_FROM, type RotationDriver } from './rotation.js';
+import { fingerprint } from '../dtls/rpk.js';
+import { CERTIFICATE_ISSUED_FROM, RAW_PUBLIC_KEY_REPLACING, type RotationDriver } from './rotation.js';
 
 /** What the driver needs of Lwm2mServer. */
 export interface RotationDmServer extends EventEmitter {
@@ -21,6 +22,8 @@ export interface Lwm2mRotationDriverOptions {
   requestTimeout?: number;
   /** When (ms) Warden's CA issued the unrevoked certificate a DTLS identity authenticated with; undefined otherwise. */
   certificateIssuedAt?: (identity: PeerIdentity) => number | undefined;
+  /** The SubjectPublicKeyInfo a raw-public-key DTLS identity presented. */
+  rawPublicKeyOf?: (identity: PeerIdentity) => Uint8Array | undefined;
 }
 
 export function lwm2mRotationDriver(server: RotationDmServer, opts: Lwm2mRotationDriverOptions = {}): RotationDriver {
@@ -34,13 +37,18 @@ export function lwm2mRotationDriver(server: RotationDmServer, opts: Lwm2mRotatio
       if (res.code !== ResponseCode.Changed) throw new Error(`Bootstrap-Request Trigger answered ${res.code >> 5}.${String(res.code & 31).padStart(2, '0')}`);
     },
     proven(endpoint, identity, timeoutMs, signal) {
-      const issuedFrom = identity.startsWith(CERTIFICATE_ISSUED_FROM) ? Number(identity.slice(CERTIFICATE_ISSUED_FROM.length)) : undefined;
       const holds = (reg: { endpoint?: string; identity: PeerIdentity | undefined } | undefined): boolean => {
         const id = reg?.identity;
         if (!id) return false;
-        if (issuedFrom === undefined) return id.mode === 'psk' && id.name === identity;
-        const at = id.mode === 'x509' ? opts.certificateIssuedAt?.(id) : undefined;
-        return at !== undefined && at >= issuedFrom;
+        if (identity.startsWith(CERTIFICATE_ISSUED_FROM)) {
+          const at = id.mode === 'x509' ? opts.certificateIssuedAt?.(id) : undefined;
+          return at !== undefined && at >= Number(identity.slice(CERTIFICATE_ISSUED_FROM.length));
+        }
+        if (identity.startsWith(RAW_PUBLIC_KEY_REPLACING)) {
+          const spki = id.mode === 'rpk' ? opts.rawPublicKeyOf?.(id) : undefined;
+          return spki !== undefined && fingerprint(spki) !== identity.slice(RAW_PUBLIC_KEY_REPLACING.length);
+        }
+        return id.mode === 'psk' && id.name === identity;
       };
       if (holds(server.getRegistration(endpoint))) return Promise.resolve(true);
       if (timeoutMs <= 0 || signal.aborted) return Promise.resolve(false);

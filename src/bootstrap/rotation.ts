@@ -1,7 +1,7 @@
 /**
  * Fleet-wide credential rotation campaigns (issue 4, "Rotation"), persisted in SQLite and resumable after a crash. PSK
- * devices follow the steps below; devices holding a certificate from Warden's CA follow the same states (see
- * `RotationCertificates`).
+ * devices follow the steps below; raw public key devices and devices holding a certificate from Warden's CA follow
+ * the same states (see `RAW_PUBLIC_KEY_REPLACING` and `RotationCertificates`).
  *
  * Per device, an explicit state machine (`DeviceRotationState`), each step idempotent:
  *   queued ──prepare──▶ prepared ──deliver──▶ delivered ──proof──▶ done
@@ -33,6 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type Database from 'better-sqlite3';
+import { fingerprint } from '../dtls/rpk.js';
 import type { AuditLog, SecurityStore } from '../store/index.js';
 
 /**
@@ -51,6 +52,13 @@ export interface RotationCertificates {
 
 /** The `newIdentity` of a certificate device: any certificate issued from `time` on proves the rotation. */
 export const CERTIFICATE_ISSUED_FROM = 'x509-issued-from:';
+
+/**
+ * The `newIdentity` of a raw public key device: any key but the one with this fingerprint proves the rotation. The
+ * bootstrap server stores the new key as the endpoint's pending one before writing it; the DM server promotes it when
+ * the device registers with it (the old key is accepted until then).
+ */
+export const RAW_PUBLIC_KEY_REPLACING = 'rpk-replacing:';
 
 /** Which endpoints a campaign rotates. */
 export type RotationTarget = { all: true } | { group: string } | { endpoint: string };
@@ -268,7 +276,7 @@ export class RotationManager extends EventEmitter {
     const now = this.now();
     const id = this.db.transaction(() => {
       const free = endpoints.filter((ep) => this.stmt.busy.get(ep) === undefined);
-      if (free.length === 0) throw new RotationError('NO_DEVICES', 'no device to rotate (none with a PSK or certificate credential, or all in a running campaign)');
+      if (free.length === 0) throw new RotationError('NO_DEVICES', 'no device to rotate (none with a PSK, raw public key or certificate credential, or all in a running campaign)');
       const cid = Number(this.stmt.insertCampaign.run(JSON.stringify(target), 'running', o.actor ?? 'operator', concurrency, maxAttempts, now, now).lastInsertRowid);
       for (const ep of free) this.stmt.insertDevice.run(cid, ep, now);
       return cid;
@@ -328,9 +336,12 @@ export class RotationManager extends EventEmitter {
 
   private targetEndpoints(target: RotationTarget): string[] {
     const certificates = this.opts.certificates;
-    const rotatable = (ep: string) => this.opts.security.get(ep, { withKey: false })?.mode === 'psk' || certificates?.has(ep) === true;
+    const rotatable = (ep: string) => {
+      const mode = this.opts.security.get(ep, { withKey: false })?.mode;
+      return mode === 'psk' || mode === 'rpk' || certificates?.has(ep) === true;
+    };
     if ('endpoint' in target) {
-      if (!rotatable(target.endpoint)) throw new RotationError('NO_DEVICES', `${target.endpoint} has no PSK or certificate credential`);
+      if (!rotatable(target.endpoint)) throw new RotationError('NO_DEVICES', `${target.endpoint} has no PSK, raw public key or certificate credential`);
       return [target.endpoint];
     }
     if ('group' in target) {
@@ -338,8 +349,8 @@ export class RotationManager extends EventEmitter {
       if (!members) throw new RotationError('UNKNOWN_GROUP', `no group ${target.group}`);
       return members.filter(rotatable);
     }
-    const psk = this.opts.security.list().filter((i) => i.mode === 'psk').map((i) => i.endpoint);
-    return certificates ? [...new Set([...psk, ...certificates.endpoints()])] : psk;
+    const held = this.opts.security.list().filter((i) => i.mode === 'psk' || i.mode === 'rpk').map((i) => i.endpoint);
+    return certificates ? [...new Set([...held, ...certificates.endpoints()])] : held;
   }
 
   private toSummary(r: CampaignRow): CampaignSummary {
@@ -400,9 +411,12 @@ export class RotationManager extends EventEmitter {
     switch (d.state) {
       case 'queued': {
         const current = this.opts.security.get(ep, { withKey: false });
+        if (current?.mode === 'rpk' && current.rpkPublicKey) {
+          return this.move(c, d, 'prepared', { identity: `${RAW_PUBLIC_KEY_REPLACING}${fingerprint(current.rpkPublicKey)}`, note: 'raw public key device: a new key comes with the next bootstrap' });
+        }
         if (current?.mode !== 'psk') {
           if (this.opts.certificates?.has(ep)) return this.move(c, d, 'prepared', { identity: `${CERTIFICATE_ISSUED_FROM}${this.now()}`, note: 'certificate device: a new certificate comes with the next bootstrap' });
-          return this.move(c, d, 'failed', { error: 'no PSK or certificate credential any more' });
+          return this.move(c, d, 'failed', { error: 'no credential to rotate any more' });
         }
         const existing = this.opts.security.getPending(ep);
         // A pending PSK left by an earlier campaign may already be on the device: keep delivering that one.
@@ -419,8 +433,8 @@ export class RotationManager extends EventEmitter {
       case 'prepared':
       case 'delivered': {
         const identity = d.new_identity!;
-        const certificate = identity.startsWith(CERTIFICATE_ISSUED_FROM);
-        if (!certificate && this.opts.security.getPending(ep) === undefined) {
+        const psk = !identity.startsWith(CERTIFICATE_ISSUED_FROM) && !identity.startsWith(RAW_PUBLIC_KEY_REPLACING);
+        if (psk && this.opts.security.getPending(ep) === undefined) {
           // Promoted already (e.g. by another campaign), or revoked meanwhile.
           const cur = this.opts.security.get(ep, { withKey: false });
           return cur?.pskIdentity === identity ? this.move(c, d, 'done', { note: 'already current' }) : this.move(c, d, 'failed', { error: 'pending credential gone' });
@@ -447,6 +461,11 @@ export class RotationManager extends EventEmitter {
 
   private promote(c: CampaignRow, d: DeviceRow): DeviceRow {
     const identity = d.new_identity!;
+    if (identity.startsWith(RAW_PUBLIC_KEY_REPLACING)) {
+      // Proven means the DM server saw the new key, which promoted it: the old one is gone on both sides.
+      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { campaign: c.id } });
+      return this.move(c, d, 'done', { note: 'old key replaced' });
+    }
     if (identity.startsWith(CERTIFICATE_ISSUED_FROM)) {
       // The device authenticated with a newer certificate: the older ones go into the CRL.
       const revoked = this.opts.certificates?.revokeIssuedBefore(d.endpoint, Number(identity.slice(CERTIFICATE_ISSUED_FROM.length))) ?? [];

@@ -25,6 +25,7 @@ import {
   type Transport,
 } from '../coap/index.js';
 import type { PskLookup } from '../dtls/index.js';
+import { fingerprint } from '../dtls/rpk.js';
 import { createCsr, type CertificateAuthority } from '../keys/index.js';
 import { codecFor, ContentFormat, Lwm2mPath, ResponseCode, type Model } from '../lwm2m/index.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -79,7 +80,9 @@ export interface BootstrapServerOptions {
    * Warden's CA, for configurations whose `dmCredential` is 'certificate' (issued here) or 'est' (the device enrolls
    * through `routes`); its certificate is the trust anchor written to /0/x/4 for the DM server.
    */
-  ca?: Pick<CertificateAuthority, 'issue' | 'revoke' | 'caCertificate'>;
+  ca?: Pick<CertificateAuthority, 'issue' | 'revoke' | 'caCertificate' | 'hasActiveCertificate'>;
+  /** The DM server's raw public key (SubjectPublicKeyInfo), for configurations whose `dmCredential` is 'rpk'. */
+  dmServerPublicKey?: Uint8Array;
   /** Other resources on the CoAPs listener (e.g. EST, RFC 9148); undefined passes the request on. */
   routes?: (req: IncomingRequest) => OutgoingResponse | undefined;
 }
@@ -323,7 +326,7 @@ export class BootstrapServer extends EventEmitter {
       session.step('finished');
       delivered = true;
       const g = plan.generated;
-      const rotation = g?.kind === 'psk' && g.pending === true;
+      const rotation = (g?.kind === 'psk' || g?.kind === 'rpk') && g.pending === true;
       if (g && !rotation) this.storeDmCredential(session.endpoint, g);
       this.configs.deviceFinished(session.endpoint, this.now());
       // Mode 4: the credential is the certificate the device enrolls for next (recorded by the EST route).
@@ -345,8 +348,19 @@ export class BootstrapServer extends EventEmitter {
   }
 
   private generate(endpoint: string, config: BootstrapConfig): GeneratedCredential {
-    const kind = config.dmCredential ?? 'psk';
+    const current = this.opts.security.get(endpoint, { withKey: false });
+    const kind = config.dmCredential ?? (current?.mode === 'rpk' ? 'rpk' : current === undefined && this.opts.ca?.hasActiveCertificate(endpoint) ? 'certificate' : 'psk');
     if (kind === 'psk' || this.opts.security.getPending(endpoint)) return this.generatePsk(endpoint);
+    if (kind === 'rpk') {
+      const serverPublicKey = this.opts.dmServerPublicKey;
+      if (!serverPublicKey) throw new Error('dmCredential rpk needs the DM server\'s public key');
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+      // A device that holds a raw public key keeps it accepted until it registers with the new one.
+      const pending = current?.mode === 'rpk';
+      if (pending) this.opts.security.setPendingRawPublicKey(endpoint, spki);
+      return { kind, publicKey: spki, privateKey: new Uint8Array(privateKey.export({ format: 'der', type: 'pkcs8' })), serverPublicKey, pending };
+    }
     const ca = this.opts.ca;
     if (!ca) throw new Error(`dmCredential ${kind} needs Warden's CA`);
     if (kind === 'est') return { kind, serverTrustAnchor: ca.caCertificate() };
@@ -364,6 +378,7 @@ export class BootstrapServer extends EventEmitter {
   /** Drops a generated secret once the sequence is over; a certificate whose sequence failed is revoked, unused. */
   private forget(g: GeneratedCredential, delivered: boolean): void {
     if (g.kind === 'psk') g.key.fill(0);
+    if (g.kind === 'rpk') g.privateKey.fill(0);
     if (g.kind !== 'certificate') return;
     g.privateKey.fill(0);
     if (!delivered) this.opts.ca?.revoke({ serial: g.serial });
@@ -382,6 +397,9 @@ export class BootstrapServer extends EventEmitter {
     if (g.kind === 'psk') {
       this.opts.security.add({ endpoint, mode: 'psk', pskIdentity: g.identity, pskKey: g.key });
       this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { identity: g.identity } });
+    } else if (g.kind === 'rpk' && !g.pending) {
+      this.opts.security.add({ endpoint, mode: 'rpk', rpkPublicKey: g.publicKey });
+      this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { fingerprint: fingerprint(g.publicKey) } });
     } else if (g.kind === 'certificate') {
       // The CA's record authorizes the certificate at the DM server; the security store keeps no secret for it.
       this.opts.audit?.record({ endpoint, kind: 'created', actor: 'bootstrap', detail: { serial: g.serial } });

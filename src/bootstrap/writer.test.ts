@@ -16,12 +16,22 @@ const plan = (generated: GeneratedCredential) =>
 test('a generated certificate account is Security mode 2 with the certificate, PKCS#8 key and the CA as trust anchor (usage 2)', () => {
   const g: GeneratedCredential = { kind: 'certificate', serial: '01', certificate: new Uint8Array([0x30, 1]), privateKey: new Uint8Array([0x30, 2]), serverTrustAnchor: new Uint8Array([0x30, 3]) };
   const r = resources(plan(g), '/0/1');
-  assert.equal(r.get(2), 2n === r.get(2) ? 2n : 2, 'mode 2 (Certificate)');
+  assert.equal(Number(r.get(2)), 2, 'mode 2 (Certificate)');
   assert.deepEqual(r.get(3), g.certificate);
   assert.deepEqual(r.get(4), g.serverTrustAnchor);
   assert.deepEqual(r.get(5), g.privateKey);
   assert.equal(Number(r.get(15)), GENERATED_CERTIFICATE_USAGE);
   assert.equal(Number(r.get(10)), 3);
+});
+
+test('a generated raw public key account is Security mode 1 with the device SPKI, its PKCS#8 key and the server SPKI', () => {
+  const g: GeneratedCredential = { kind: 'rpk', publicKey: new Uint8Array([0x30, 1]), privateKey: new Uint8Array([0x30, 2]), serverPublicKey: new Uint8Array([0x30, 3]), pending: false };
+  const r = resources(plan(g), '/0/1');
+  assert.equal(Number(r.get(2)), 1);
+  assert.deepEqual(r.get(3), g.publicKey);
+  assert.deepEqual(r.get(4), g.serverPublicKey);
+  assert.deepEqual(r.get(5), g.privateKey);
+  assert.equal(r.has(15), false, 'no certificate usage');
 });
 
 test('a mode 4 (EST) account carries no key and no certificate, only the trust anchor', () => {
@@ -35,5 +45,5 @@ test('a mode 4 (EST) account carries no key and no certificate, only the trust a
 test('dmCredential is validated and a device value overrides its group', () => {
   assert.equal(parseBootstrapConfig({ servers: {}, dmCredential: 'est' }).dmCredential, 'est');
   assert.equal(parseBootstrapConfig({ servers: {} }).dmCredential, undefined);
-  assert.throws(() => parseBootstrapConfig({ servers: {}, dmCredential: 'x509' }), (e: unknown) => e instanceof BootstrapError && /dmCredential must be one of psk, certificate, est/.test(e.message));
+  assert.throws(() => parseBootstrapConfig({ servers: {}, dmCredential: 'x509' }), (e: unknown) => e instanceof BootstrapError && /dmCredential must be one of psk, rpk, certificate, est/.test(e.message));
 });

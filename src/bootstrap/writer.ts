@@ -30,13 +30,26 @@ export interface GeneratedCertificate {
   serverTrustAnchor: Uint8Array;
 }
 
+/** A generated raw public key account (Security mode 1): a P-256 key pair made for the device. */
+export interface GeneratedRawPublicKey {
+  kind: 'rpk';
+  /** The device's SubjectPublicKeyInfo, DER. */
+  publicKey: Uint8Array;
+  /** PKCS#8 DER; zeroed once written. */
+  privateKey: Uint8Array;
+  /** The DM server's SubjectPublicKeyInfo, written to /0/x/4 (pinned by the device). */
+  serverPublicKey: Uint8Array;
+  /** Stored as the endpoint's pending key before the writes: it replaces the current one once the device proves it. */
+  pending: boolean;
+}
+
 /** Security mode 4 (Certificate with EST): the device enrolls itself; only the server trust anchor is written. */
 export interface GeneratedEst {
   kind: 'est';
   serverTrustAnchor: Uint8Array;
 }
 
-export type GeneratedCredential = GeneratedPsk | GeneratedCertificate | GeneratedEst;
+export type GeneratedCredential = GeneratedPsk | GeneratedRawPublicKey | GeneratedCertificate | GeneratedEst;
 
 /**
  * RFC 6698 §2.1.1 usage 2 (trust anchor assertion) for generated certificate accounts: /0/x/4 holds Warden's CA
@@ -50,6 +63,8 @@ function generatedSecurity(g: GeneratedCredential): Pick<SecurityWrite, 'securit
   switch (g.kind) {
     case 'psk':
       return { securityMode: SECURITY_MODES.PSK, publicKeyOrId: new Uint8Array(Buffer.from(g.identity, 'utf8')), serverPublicKey: new Uint8Array(0), secretKey: g.key };
+    case 'rpk':
+      return { securityMode: SECURITY_MODES.RPK, publicKeyOrId: g.publicKey, serverPublicKey: g.serverPublicKey, secretKey: g.privateKey };
     case 'certificate':
       return { securityMode: SECURITY_MODES.X509, publicKeyOrId: g.certificate, serverPublicKey: g.serverTrustAnchor, secretKey: g.privateKey, certificateUsage: GENERATED_CERTIFICATE_USAGE };
     case 'est':

@@ -7,7 +7,7 @@ import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManag
 import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
 import { UdpTransport, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent, type PeerCredential } from '../dtls/index.js';
-import { createRawPublicKeyVerifier } from '../dtls/rpk.js';
+import { createRawPublicKeyVerifier, fingerprint, spkiOf } from '../dtls/rpk.js';
 import { createCertificateVerifier } from '../dtls/x509.js';
 import { generateKeyPairSync, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -89,9 +89,11 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   // Warden's device CA: EST enrollment over CoAPs, and a trust anchor (with its CRL) for device certificates.
   const ca = await CertificateAuthority.openOrCreate({ store, box });
   let dtls: DtlsServer | undefined;
+  let dtlsKey: KeyObject | undefined;
   let server: Lwm2mServer | undefined;
   if (o.coapsPort !== undefined) {
-    dtls = await startDtls(o, store, box, security, ca, (from, to) => server?.peerMoved(from, to, true));
+    dtlsKey = serverKey(o, store, box);
+    dtls = await startDtls(o, dtlsKey, store, security, ca, (from, to) => server?.peerMoved(from, to, true));
     const { sessions: saved, unreadable } = sessions.take();
     const restored = dtls.importSessions(saved);
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
@@ -103,26 +105,37 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   });
   server = await Lwm2mServer.start({
     model, store, transport, secureTransport: dtls,
-    authorize: securityAuthorizer(security, (endpoint) => ca.certificates(endpoint).some(valid)),
+    authorize: securityAuthorizer(security, (endpoint) => ca.hasActiveCertificate(endpoint)),
     routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
   });
   server.on('registered', (reg: Registration) => {
     if (reg.identity) audit.usedFirst(reg.endpoint, reg.identity.name);
   });
-  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit, ca);
+  // A device that registers with its pending raw public key proves it: the old key goes (Core §6.2 Register/Update).
+  const provePendingKey = (reg: Registration) => {
+    const presented = reg.identity?.mode === 'rpk' ? dtls?.rawPublicKeyOf(reg.identity) : undefined;
+    const pending = presented && security.getPendingRawPublicKey(reg.endpoint);
+    if (!pending || !Buffer.from(pending).equals(presented)) return;
+    security.promotePendingRawPublicKey(reg.endpoint);
+    audit.record({ endpoint: reg.endpoint, kind: 'rotated', actor: 'dm-server', detail: { fingerprint: fingerprint(pending) } });
+  };
+  server.on('registered', provePendingKey);
+  server.on('updated', provePendingKey);
+  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit, ca, dtls && spkiOf(dtlsKey!));
   const closeOpenedBy = (certs: readonly IssuedCertificate[]) => (dtls && certs.length ? dtls.closeWhere(openedBy(certs)) : { associations: 0, sessions: 0 });
   const rotation = new RotationManager({
     store, security, audit,
     driver: lwm2mRotationDriver(server, {
+      rawPublicKeyOf: (identity) => dtls?.rawPublicKeyOf(identity),
       certificateIssuedAt: (identity) => {
         const serial = dtls?.certificateSerialOf(identity);
         const c = serial === undefined ? undefined : ca.certificate(serial);
-        return c && valid(c) ? c.issuedAt?.getTime() : undefined;
+        return c && c.revokedAt === undefined && c.notAfter.getTime() > Date.now() ? c.issuedAt?.getTime() : undefined;
       },
     }),
     certificates: {
-      has: (endpoint) => ca.certificates(endpoint).some(valid),
+      has: (endpoint) => ca.hasActiveCertificate(endpoint),
       endpoints: () => ca.activeEndpoints(),
       revokeIssuedBefore: (endpoint, time) => {
         const old = ca.certificates(endpoint).filter((c) => c.revokedAt === undefined && (c.issuedAt?.getTime() ?? 0) < time);
@@ -193,9 +206,6 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   };
 }
 
-/** A CA-issued certificate that still authenticates: not revoked, not expired. */
-const valid = (c: IssuedCertificate): boolean => c.revokedAt === undefined && c.notAfter.getTime() > Date.now();
-
 /**
  * Selects what one of `certs` authenticated: by the leaf's serial, or by endpoint name for sessions restored after a
  * restart (which no longer know their certificate).
@@ -251,14 +261,13 @@ function serverCertificate(o: WardenOptions, store: SqliteStore, ca: Certificate
 
 async function startDtls(
   o: WardenOptions,
+  privateKey: KeyObject,
   store: SqliteStore,
-  box: SecretBox,
   security: SecurityStore,
   ca: CertificateAuthority,
   onPeerMoved: (from: PeerAddress, to: PeerAddress) => void,
 ): Promise<DtlsServer> {
   const files = o.dtls ?? {};
-  const privateKey = serverKey(o, store, box);
   const trustAnchors = [ca.caCertificate(), ...(files.caFile ? readDerObjects(files.caFile, 'CERTIFICATE') : [])];
   const crlFile = files.crlFile;
   return DtlsServer.bind(o.coapsPort!, o.coapHost, {
@@ -324,6 +333,7 @@ async function startBootstrap(
   coapsPort: number | undefined,
   audit: AuditLog,
   ca: CertificateAuthority,
+  dmServerPublicKey: Uint8Array | undefined,
 ): Promise<{ server: BootstrapServer; port?: number; securePort?: number; keyStore?: KeyStore } | undefined> {
   if (o.bootstrapPort === undefined && o.bootstrapsPort === undefined) return undefined;
   const factory = await factoryKeys(o);
@@ -346,7 +356,7 @@ async function startBootstrap(
     logger: o.logger.child({ layer: 'bootstrap-est' }),
   });
   server = await BootstrapServer.start({
-    transport: plain, secureTransport: secure, store, security, box, model, ca, routes: est,
+    transport: plain, secureTransport: secure, store, security, box, model, ca, routes: est, dmServerPublicKey,
     dmServerUri: o.dmServerUri ?? `coaps://127.0.0.1:${coapsPort ?? 5684}`,
     factoryKeys: factory?.keys,
     audit,

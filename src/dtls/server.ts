@@ -141,6 +141,8 @@ export class DtlsServer implements Transport {
   private closed = false;
   /** The leaf certificate serial behind each identity the certificate verifier returned (resumed sessions share it). */
   private readonly certificateSerials = new WeakMap<PeerIdentity, string>();
+  /** The SubjectPublicKeyInfo behind each identity the raw public key verifier returned. */
+  private readonly rawPublicKeys = new WeakMap<PeerIdentity, Uint8Array>();
 
   private constructor(
     private readonly socket: Socket,
@@ -164,7 +166,7 @@ export class DtlsServer implements Transport {
       ...(opts.certificate ? { certificate: opts.certificate } : {}),
       ...(opts.rawPublicKey ? { rawPublicKey: { privateKey: opts.rawPublicKey.privateKey, spki: spkiOf(opts.rawPublicKey.privateKey) } } : {}),
       ...(opts.verifyCertificate ? { verifyCertificate: this.recordingCertificateVerifier(opts.verifyCertificate) } : {}),
-      ...(opts.verifyRawPublicKey ? { verifyRawPublicKey: opts.verifyRawPublicKey } : {}),
+      ...(opts.verifyRawPublicKey ? { verifyRawPublicKey: this.recordingRawPublicKeyVerifier(opts.verifyRawPublicKey) } : {}),
     };
     this.associationOptions = this.makeAssociationOptions();
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.onMessage(msg, rinfo));
@@ -244,6 +246,11 @@ export class DtlsServer implements Transport {
     return this.certificateSerials.get(identity);
   }
 
+  /** The SubjectPublicKeyInfo a raw-public-key identity this server authenticated presented; undefined for other modes. */
+  rawPublicKeyOf(identity: PeerIdentity): Uint8Array | undefined {
+    return this.rawPublicKeys.get(identity);
+  }
+
   private credentialOf(identity: PeerIdentity | undefined): PeerCredential {
     if (!identity) return {};
     const serial = this.certificateSerials.get(identity);
@@ -264,6 +271,19 @@ export class DtlsServer implements Transport {
     return (chain, context) => {
       const r = verify(chain, context);
       return r instanceof Promise ? r.then((identity) => remember(identity, chain[0])) : remember(r, chain[0]);
+    };
+  }
+
+  /** Wraps the verifier so each identity it returns is a fresh object tied to the key presented (see `rawPublicKeys`). */
+  private recordingRawPublicKeyVerifier(verify: RawPublicKeyVerifier): RawPublicKeyVerifier {
+    const remember = (identity: PeerIdentity, spki: Uint8Array): PeerIdentity => {
+      const own: PeerIdentity = { ...identity };
+      this.rawPublicKeys.set(own, new Uint8Array(spki));
+      return own;
+    };
+    return (spki) => {
+      const r = verify(spki);
+      return r instanceof Promise ? r.then((identity) => remember(identity, spki)) : remember(r, spki);
     };
   }
 

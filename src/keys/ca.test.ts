@@ -146,6 +146,22 @@ test('CA: a server certificate names its hosts (DNS and IP), allows serverAuth o
   assert.throws(() => ca.issueServerCertificate(pair.publicKey, { names: [] }), CaError);
 });
 
+test('CA: active endpoints are those holding a certificate neither revoked nor expired', async () => {
+  let now = new Date('2026-01-01T00:00:00Z');
+  const { ca } = await newCa(() => now);
+  ca.issue(csrFor('a'), { endpoint: 'a', days: 10 });
+  const b = ca.issue(csrFor('b'), { endpoint: 'b' });
+  ca.issue(csrFor('c'), { endpoint: 'c' });
+  ca.revoke({ serial: b.serial });
+  assert.deepEqual(ca.activeEndpoints(), ['a', 'c']);
+  assert.equal(ca.hasActiveCertificate('a'), true);
+  assert.equal(ca.hasActiveCertificate('b'), false, 'revoked');
+  assert.equal(ca.hasActiveCertificate('nobody'), false);
+  now = new Date('2026-02-01T00:00:00Z');
+  assert.equal(ca.hasActiveCertificate('a'), false, 'expired');
+  assert.deepEqual(ca.activeEndpoints(), ['c']);
+});
+
 test('CA: reopens from the database with the same key; the wrong sealing key or a second create is refused', async () => {
   const { store, box, ca } = await newCa();
   const again = await CertificateAuthority.open({ store, box });

@@ -204,6 +204,7 @@ export class CertificateAuthority {
       newest: db.prepare('SELECT * FROM ca_issued ORDER BY issued_at DESC, serial DESC LIMIT ?'),
       newestOf: db.prepare('SELECT * FROM ca_issued WHERE endpoint = ? ORDER BY issued_at DESC, serial DESC LIMIT ?'),
       active: db.prepare('SELECT DISTINCT endpoint FROM ca_issued WHERE revoked_at IS NULL AND not_after > ? ORDER BY endpoint'),
+      activeOf: db.prepare('SELECT 1 FROM ca_issued WHERE endpoint = ? AND revoked_at IS NULL AND not_after > ? LIMIT 1'),
       revokeSerial: db.prepare('UPDATE ca_issued SET revoked_at = ? WHERE serial = ? AND revoked_at IS NULL'),
       revokeEndpoint: db.prepare('UPDATE ca_issued SET revoked_at = ? WHERE endpoint = ? AND revoked_at IS NULL'),
       // RFC 5280 §5: an entry may leave the CRL once the certificate has expired.
@@ -401,6 +402,11 @@ export class CertificateAuthority {
   /** Endpoints holding a certificate that is neither revoked nor expired. */
   activeEndpoints(): string[] {
     return (this.stmt.active.all(this.now().getTime()) as { endpoint: string }[]).map((r) => r.endpoint);
+  }
+
+  /** Whether `endpoint` holds a certificate that is neither revoked nor expired. */
+  hasActiveCertificate(endpoint: string): boolean {
+    return this.stmt.activeOf.get(endpoint, this.now().getTime()) !== undefined;
   }
 
   /** Issued certificates, newest first: all of them or those of `endpoint`, at most `limit` (default 100). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { spkiOf } from '../dtls/rpk.js';
 import { SecretBox, SecurityStore, SecurityStoreError } from './security.js';
 import { SqliteStore } from './sqlite.js';
 import { securityAuthorizer } from '../cli/authorizer.js';
@@ -47,4 +48,30 @@ test('pending PSK identities are unique across endpoints and differ from the cur
   assert.ok(s.remove('a'));
   assert.equal(s.findByPskIdentity('a~2'), undefined, 'remove drops the pending PSK too');
   store.close();
+});
+
+test('a pending raw public key is accepted alongside the current one until promoted; it cannot be another endpoint\'s', () => {
+  const store = new SqliteStore(':memory:');
+  const s = new SecurityStore(store, SecretBox.fromKey(randomBytes(32)));
+  const spki = () => spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  const [oldKey, newKey, otherKey] = [spki(), spki(), spki()];
+  s.add({ endpoint: 'e', mode: 'rpk', rpkPublicKey: oldKey });
+  s.add({ endpoint: 'o', mode: 'rpk', rpkPublicKey: otherKey });
+  assert.throws(() => s.setPendingRawPublicKey('e', otherKey), (e: unknown) => e instanceof SecurityStoreError && e.code === 'DUPLICATE_KEY');
+  assert.throws(() => s.setPendingRawPublicKey('e', oldKey), (e: unknown) => e instanceof SecurityStoreError && e.code === 'INVALID');
+  s.add({ endpoint: 'p', mode: 'psk', pskIdentity: 'p', pskKey: key() });
+  assert.throws(() => s.setPendingRawPublicKey('p', newKey), (e: unknown) => e instanceof SecurityStoreError && e.code === 'INVALID', 'only RPK endpoints');
+  s.setPendingRawPublicKey('e', newKey);
+  const lookup = s.rawPublicKeyLookup();
+  assert.equal(lookup(oldKey), 'e');
+  assert.equal(lookup(newKey), 'e');
+  assert.throws(() => s.add({ endpoint: 'x', mode: 'rpk', rpkPublicKey: newKey }), (e: unknown) => e instanceof SecurityStoreError && e.code === 'DUPLICATE_KEY', 'a pending key is taken');
+  assert.deepEqual(s.promotePendingRawPublicKey('e')?.rpkPublicKey, newKey);
+  assert.equal(lookup(oldKey), undefined, 'the old key is gone');
+  assert.equal(lookup(newKey), 'e');
+  assert.equal(s.getPendingRawPublicKey('e'), undefined);
+  assert.equal(s.promotePendingRawPublicKey('e'), undefined, 'nothing left to promote');
+  s.setPendingRawPublicKey('e', oldKey);
+  assert.ok(s.remove('e'));
+  assert.equal(lookup(oldKey), undefined, 'removing the endpoint drops its pending key');
 });

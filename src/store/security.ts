@@ -60,6 +60,12 @@ CREATE TABLE IF NOT EXISTS security_pending (
   psk_key_sealed BLOB NOT NULL,
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS security_pending_rpk (
+  endpoint TEXT PRIMARY KEY,
+  rpk_public_key BLOB NOT NULL,
+  rpk_fingerprint TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 /** A second PSK an endpoint holds while a rotation proves it (accepted alongside the current one). */
@@ -75,6 +81,13 @@ interface PendingRow {
   endpoint: string;
   psk_identity: string;
   psk_key_sealed: Buffer;
+  created_at: number;
+}
+
+interface PendingRpkRow {
+  endpoint: string;
+  rpk_public_key: Buffer;
+  rpk_fingerprint: string;
   created_at: number;
 }
 
@@ -171,7 +184,17 @@ export class SecurityStore {
       pendingByIdentity: db.prepare('SELECT * FROM security_pending WHERE psk_identity = ?'),
       pendingInsert: db.prepare('INSERT OR REPLACE INTO security_pending VALUES (?, ?, ?, ?)'),
       pendingRemove: db.prepare('DELETE FROM security_pending WHERE endpoint = ?'),
+      pendingRpkGet: db.prepare('SELECT * FROM security_pending_rpk WHERE endpoint = ?'),
+      pendingRpkByFingerprint: db.prepare('SELECT * FROM security_pending_rpk WHERE rpk_fingerprint = ?'),
+      pendingRpkInsert: db.prepare('INSERT OR REPLACE INTO security_pending_rpk VALUES (?, ?, ?, ?)'),
+      pendingRpkRemove: db.prepare('DELETE FROM security_pending_rpk WHERE endpoint = ?'),
     };
+    this.promoteRpkTx = db.transaction((endpoint: string): SecurityInfo | undefined => {
+      const p = this.stmt.pendingRpkGet.get(endpoint) as PendingRpkRow | undefined;
+      if (!p) return undefined;
+      this.stmt.pendingRpkRemove.run(endpoint);
+      return this.addNow({ endpoint, mode: 'rpk', rpkPublicKey: new Uint8Array(p.rpk_public_key) });
+    });
     this.promoteTx = db.transaction((endpoint: string): SecurityInfo | undefined => {
       const p = this.stmt.pendingGet.get(endpoint) as PendingRow | undefined;
       if (!p) return undefined;
@@ -184,6 +207,7 @@ export class SecurityStore {
 
   private readonly addTx: (info: NewSecurityInfo) => SecurityInfo;
   private readonly promoteTx: (endpoint: string) => SecurityInfo | undefined;
+  private readonly promoteRpkTx: (endpoint: string) => SecurityInfo | undefined;
 
   /**
    * Adds the endpoint's security info, replacing what it had. Throws SecurityStoreError: INVALID (see
@@ -208,7 +232,7 @@ export class SecurityStore {
       sealed = Buffer.from(this.box.seal(info.pskKey!, pskAad(info.endpoint, info.pskIdentity!)));
     } else if (info.mode === 'rpk') {
       fp = fingerprint(info.rpkPublicKey!);
-      const other = this.stmt.byFingerprint.get(fp) as Row | undefined;
+      const other = (this.stmt.byFingerprint.get(fp) as Row | undefined) ?? (this.stmt.pendingRpkByFingerprint.get(fp) as PendingRpkRow | undefined);
       if (other && other.endpoint !== info.endpoint) {
         throw new SecurityStoreError('DUPLICATE_KEY', 'this raw public key is already used by another endpoint');
       }
@@ -229,9 +253,10 @@ export class SecurityStore {
     return out;
   }
 
-  /** Removes the endpoint's info (and any pending PSK); false if it had none. */
+  /** Removes the endpoint's info (and any pending credential); false if it had none. */
   remove(endpoint: string): boolean {
     this.stmt.pendingRemove.run(endpoint);
+    this.stmt.pendingRpkRemove.run(endpoint);
     const removed = this.stmt.remove.run(endpoint).changes > 0;
     if (removed) this.onRemoved?.(endpoint);
     return removed;
@@ -275,6 +300,33 @@ export class SecurityStore {
     return this.stmt.pendingRemove.run(endpoint).changes > 0;
   }
 
+  /**
+   * Stores a second raw public key for an RPK-mode endpoint, accepted alongside its current one until
+   * `promotePendingRawPublicKey` (rotation); replaces a previous pending one. Throws DUPLICATE_KEY for a key another
+   * endpoint holds and INVALID when the endpoint is not in RPK mode or the key is its current one.
+   */
+  setPendingRawPublicKey(endpoint: string, spki: Uint8Array): void {
+    validateSecurityInfo({ endpoint, mode: 'rpk', rpkPublicKey: spki });
+    const current = this.stmt.get.get(endpoint) as Row | undefined;
+    if (!current || current.mode !== 'rpk') throw new SecurityStoreError('INVALID', `${endpoint} has no raw public key to rotate`);
+    const fp = fingerprint(spki);
+    if (current.rpk_fingerprint === fp) throw new SecurityStoreError('INVALID', 'the pending key is the current one');
+    const other = (this.stmt.byFingerprint.get(fp) as Row | undefined) ?? (this.stmt.pendingRpkByFingerprint.get(fp) as PendingRpkRow | undefined);
+    if (other && other.endpoint !== endpoint) throw new SecurityStoreError('DUPLICATE_KEY', 'this raw public key is already used by another endpoint');
+    this.stmt.pendingRpkInsert.run(endpoint, Buffer.from(spki), fp, this.now());
+  }
+
+  /** The endpoint's pending raw public key (SubjectPublicKeyInfo), if any. */
+  getPendingRawPublicKey(endpoint: string): Uint8Array | undefined {
+    const p = this.stmt.pendingRpkGet.get(endpoint) as PendingRpkRow | undefined;
+    return p && new Uint8Array(p.rpk_public_key);
+  }
+
+  /** Makes the pending raw public key the current one and forgets the old one, in one transaction. */
+  promotePendingRawPublicKey(endpoint: string): SecurityInfo | undefined {
+    return this.promoteRpkTx(endpoint);
+  }
+
   /** The endpoint's info, with its PSK key opened unless `withKey` is false. */
   get(endpoint: string, opts: { withKey?: boolean } = {}): SecurityInfo | undefined {
     const row = this.stmt.get.get(endpoint) as Row | undefined;
@@ -300,11 +352,17 @@ export class SecurityStore {
     return { endpoint: p.endpoint, mode: 'psk', pskIdentity: p.psk_identity, pskKey: this.box.open(p.psk_key_sealed, pskAad(p.endpoint, p.psk_identity)), createdAt: p.created_at };
   }
 
-  /** The RPK-mode info holding exactly this SubjectPublicKeyInfo (compared in constant time), if any. */
+  /**
+   * The RPK-mode info holding exactly this SubjectPublicKeyInfo (compared in constant time) as its current or its
+   * pending key, if any.
+   */
   findByRawPublicKey(spki: Uint8Array): SecurityInfo | undefined {
-    const row = this.stmt.byFingerprint.get(fingerprint(spki)) as Row | undefined;
-    if (!row || row.mode !== 'rpk' || row.rpk_public_key === null || !spkiEqual(row.rpk_public_key, spki)) return undefined;
-    return this.fromRow(row, false);
+    const fp = fingerprint(spki);
+    const row = this.stmt.byFingerprint.get(fp) as Row | undefined;
+    if (row) return row.mode === 'rpk' && row.rpk_public_key !== null && spkiEqual(row.rpk_public_key, spki) ? this.fromRow(row, false) : undefined;
+    const p = this.stmt.pendingRpkByFingerprint.get(fp) as PendingRpkRow | undefined;
+    if (!p || !spkiEqual(p.rpk_public_key, spki)) return undefined;
+    return { endpoint: p.endpoint, mode: 'rpk', rpkPublicKey: new Uint8Array(p.rpk_public_key), createdAt: p.created_at };
   }
 
   /** The X.509-mode info of the endpoint named by a certificate's CN, if any. */

@@ -1,7 +1,8 @@
 /**
- * Issue 4, certificate devices at first contact, through `warden server`'s wiring: a device proves its factory key to
- * the bootstrap server and leaves with a certificate from Warden's CA instead of a PSK, either issued with a key pair
- * made for it (Security mode 2) or enrolled over the bootstrap session with a key pair it made itself (mode 4, EST).
+ * Issue 4, DM credentials other than a PSK, through `warden server`'s wiring: a device proves its factory key to the
+ * bootstrap server and leaves with a raw public key pair (Security mode 1) or a certificate from Warden's CA, either
+ * issued with a key pair made for it (mode 2) or enrolled over the bootstrap session with a key pair it made itself
+ * (mode 4, EST); and each kind rotates.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,8 +10,10 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate
 import { CoapEndpoint, Method, uriPathOptions, uintOption, OptionNumber } from '../src/coap/index.js';
 import { Lwm2mClient } from '../src/client/index.js';
 import { SecurityMode, SecurityResource } from '../src/client/objects/security.js';
+import type { DmCredentialKind } from '../src/bootstrap/index.js';
 import type { Warden } from '../src/cli/warden.js';
 import { DtlsClient } from '../src/dtls/index.js';
+import { createPinnedRawPublicKeyVerifier } from '../src/dtls/rpk.js';
 import { createCsr, EstContentFormat, type FactoryCredential } from '../src/keys/index.js';
 import { Lwm2mPath } from '../src/lwm2m/path.js';
 import { once } from './helpers.js';
@@ -38,8 +41,20 @@ function clientFor(warden: Warden, f: FactoryCredential): Lwm2mClient {
   return client;
 }
 
+/** Warden and one factory device configured for `dmCredential`, bootstrapped and registered. */
+async function firstContact(t: TestContext, serial: string, dmCredential: DmCredentialKind): Promise<{ warden: Warden; f: FactoryCredential; client: Lwm2mClient }> {
+  const { warden, factory } = await setup(t, [serial]);
+  const f = factory[0]!;
+  warden.bootstrap!.configs.putDevice(f.endpoint, { servers: { '0': { shortId: 1 } }, dmCredential });
+  const client = clientFor(warden, f);
+  const registered = once(warden.server, 'registered', 15_000);
+  await client.start();
+  await registered;
+  return { warden, f, client };
+}
+
 /** The DM account the client was given: Security mode, certificate and key. */
-function dmAccount(client: Lwm2mClient): { mode: number; certificate: Uint8Array; secretKey: Uint8Array } {
+function dmAccount(client: Lwm2mClient): { mode: number; certificate: Uint8Array; serverPublicKey: Uint8Array; secretKey: Uint8Array } {
   const sec = client.tree.enabler(0)!;
   for (const iid of sec.instanceIds()) {
     const inst = sec.instance(iid)!;
@@ -48,7 +63,12 @@ function dmAccount(client: Lwm2mClient): { mode: number; certificate: Uint8Array
       return n?.kind === 'singleResource' ? n.value.value : undefined;
     };
     if (get(SecurityResource.BootstrapServer) === true) continue;
-    return { mode: Number(get(SecurityResource.SecurityMode)), certificate: get(SecurityResource.PublicKeyOrIdentity) as Uint8Array, secretKey: get(SecurityResource.SecretKey) as Uint8Array };
+    return {
+      mode: Number(get(SecurityResource.SecurityMode)),
+      certificate: get(SecurityResource.PublicKeyOrIdentity) as Uint8Array,
+      serverPublicKey: get(SecurityResource.ServerPublicKey) as Uint8Array,
+      secretKey: get(SecurityResource.SecretKey) as Uint8Array,
+    };
   }
   throw new Error('no DM account');
 }
@@ -83,13 +103,7 @@ test('dmCredential certificate: the device gets a CA-issued certificate (mode 2)
 });
 
 test('dmCredential est: the device enrolls its own key pair over the bootstrap session (mode 4) and registers with the certificate', async (t) => {
-  const { warden, factory } = await setup(t, ['SN-E1']);
-  const f = factory[0]!;
-  warden.bootstrap!.configs.putDevice(f.endpoint, { servers: { '0': { shortId: 1 } }, dmCredential: 'est' });
-  const client = clientFor(warden, f);
-  const registered = once(warden.server, 'registered', 15_000);
-  await client.start();
-  await registered;
+  const { warden, f, client } = await firstContact(t, 'SN-E1', 'est');
   assert.deepEqual(warden.server.getRegistration(f.endpoint)?.identity, { mode: 'x509', name: f.endpoint });
   const account = dmAccount(client);
   assert.equal(account.mode, SecurityMode.CertificateWithEst, 'the account stays in mode 4, now holding its certificate');
@@ -149,25 +163,10 @@ test('a sequence that fails after a certificate was issued for it leaves that ce
 
 for (const kind of ['certificate', 'est'] as const) {
   test(`rotation of a ${kind} device: re-bootstrapped to a newer certificate, proven by registering with it, then the old one is revoked`, async (t) => {
-    const { warden, factory } = await setup(t, [`SN-R-${kind}`]);
-    const f = factory[0]!;
-    warden.bootstrap!.configs.putDevice(f.endpoint, { servers: { '0': { shortId: 1 } }, dmCredential: kind });
-    const client = clientFor(warden, f);
-    const registered = once(warden.server, 'registered', 15_000);
-    await client.start();
-    await registered;
+    const { warden, f, client } = await firstContact(t, `SN-R-${kind}`, kind);
     const [first] = warden.ca.certificates(f.endpoint);
     assert.ok(first);
-    const api = (path: string, init: RequestInit = {}) =>
-      fetch(`${warden.apiUrl}${path}`, { ...init, headers: { authorization: 'Bearer test-token-certboot', 'content-type': 'application/json' } });
-    const started = await api('/api/credentials/rotations', { method: 'POST', body: JSON.stringify({ endpoint: f.endpoint }) });
-    assert.equal(started.status, 201, await started.clone().text());
-    const { id } = (await started.json()) as { id: number };
-    let status: { state: string; counts: Record<string, number> } = { state: '', counts: {} };
-    for (let i = 0; i < 300 && status.state !== 'finished'; i++) {
-      status = (await (await api(`/api/credentials/rotations/${id}`)).json()) as typeof status;
-      if (status.state !== 'finished') await new Promise((r) => setTimeout(r, 100));
-    }
+    const status = await rotate(warden, f.endpoint);
     assert.equal(status.state, 'finished');
     assert.equal(status.counts.done, 1, 'the device is done');
     const certs = warden.ca.certificates(f.endpoint);
@@ -182,3 +181,49 @@ for (const kind of ['certificate', 'est'] as const) {
     assert.ok(audit.some((e) => e.kind === 'revoked' && e.detail?.serial === first.serial));
   });
 }
+
+async function rotate(warden: Warden, endpoint: string): Promise<{ state: string; counts: Record<string, number> }> {
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${warden.apiUrl}${path}`, { ...init, headers: { authorization: 'Bearer test-token-certboot', 'content-type': 'application/json' } });
+  const started = await api('/api/credentials/rotations', { method: 'POST', body: JSON.stringify({ endpoint }) });
+  assert.equal(started.status, 201, await started.clone().text());
+  const { id } = (await started.json()) as { id: number };
+  let status = { state: '', counts: {} as Record<string, number> };
+  for (let i = 0; i < 300 && status.state !== 'finished'; i++) {
+    status = (await (await api(`/api/credentials/rotations/${id}`)).json()) as typeof status;
+    if (status.state !== 'finished') await new Promise((r) => setTimeout(r, 100));
+  }
+  return status;
+}
+
+test('dmCredential rpk: first contact writes a raw public key account (mode 1); a rotation moves the device to a new key and the old one is refused', async (t) => {
+  const { warden, f, client } = await firstContact(t, 'SN-K1', 'rpk');
+  assert.deepEqual(warden.server.getRegistration(f.endpoint)?.identity, { mode: 'rpk', name: f.endpoint });
+  const first = dmAccount(client);
+  assert.equal(first.mode, SecurityMode.RPK);
+  assert.deepEqual(Buffer.from(warden.security.get(f.endpoint)!.rpkPublicKey!), Buffer.from(first.certificate), 'the server knows the device key written to /0/x/3');
+  assert.ok((await auditOf(warden, f.endpoint)).some((e) => e.kind === 'created' && typeof e.detail?.fingerprint === 'string'));
+  const peer = { address: '127.0.0.1', port: warden.coapsPort! };
+  const withKey = (account: ReturnType<typeof dmAccount>) => DtlsClient.connect(peer, {
+    rawPublicKey: { privateKey: createPrivateKey({ key: Buffer.from(account.secretKey), format: 'der', type: 'pkcs8' }) },
+    verifyRawPublicKey: createPinnedRawPublicKeyVerifier(account.serverPublicKey, '127.0.0.1'),
+    retransmitInitial: 200,
+    maxRetransmissions: 2,
+  });
+  await (await withKey(first)).close();
+
+  const status = await rotate(warden, f.endpoint);
+  assert.equal(status.state, 'finished');
+  assert.equal(status.counts.done, 1);
+  const second = dmAccount(client);
+  assert.notDeepEqual(Buffer.from(second.certificate), Buffer.from(first.certificate), 'the device holds a new key');
+  assert.deepEqual(Buffer.from(warden.security.get(f.endpoint)!.rpkPublicKey!), Buffer.from(second.certificate), 'which the server now holds');
+  assert.equal(warden.security.getPendingRawPublicKey(f.endpoint), undefined, 'no second key left behind');
+  assert.deepEqual(warden.server.getRegistration(f.endpoint)?.identity, { mode: 'rpk', name: f.endpoint });
+  const audit = await auditOf(warden, f.endpoint);
+  assert.ok(audit.some((e) => e.kind === 'rotated'));
+  assert.ok(!JSON.stringify(audit).includes(Buffer.from(second.secretKey).toString('hex').slice(-64)), 'no private key in the audit');
+
+  await assert.rejects(withKey(first), 'the old key no longer opens a DTLS session');
+  await (await withKey(second)).close();
+});
