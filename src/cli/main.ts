@@ -8,6 +8,7 @@ import { clientSecurityFromFlags, type ClientSecurityFlags } from './client-secu
 import { registerCredentialsCommands } from './credentials.js';
 import { registerKeysCommands } from './keys.js';
 import { registerSecurityCommands } from './security.js';
+import { registerSimulateCommand } from './simulate.js';
 import { startWarden } from './warden.js';
 
 function port(value: string): number {
@@ -182,6 +183,7 @@ program
 registerSecurityCommands(program);
 registerKeysCommands(program);
 registerCredentialsCommands(program);
+registerSimulateCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { createApi } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
 import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
-import { UdpTransport, type PeerAddress } from '../coap/index.js';
+import { UdpTransport, type CoapEndpointOptions, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent, type PeerCredential } from '../dtls/index.js';
 import { createRawPublicKeyVerifier, fingerprint, spkiOf } from '../dtls/rpk.js';
 import { createCertificateVerifier } from '../dtls/x509.js';
@@ -40,6 +40,8 @@ export interface WardenOptions {
   apiToken?: string;
   modelsDir?: string;
   logger: Logger;
+  /** Transmission parameters of the LwM2M server's CoAP endpoints (RFC 7252 §4.8; tests over lossy links). */
+  coap?: Omit<CoapEndpointOptions, 'logger'>;
 }
 
 /** Files for the DTLS server's own credentials and the trust it places in device certificates. */
@@ -108,6 +110,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     authorize: securityAuthorizer(security, (endpoint) => ca.hasActiveCertificate(endpoint)),
     routes: (req, secure) => (secure ? est(req) : undefined),
     logger: o.logger.child({ layer: 'server' }),
+    ...(o.coap ? { coap: o.coap } : {}),
   });
   server.on('registered', (reg: Registration) => {
     if (reg.identity) audit.usedFirst(reg.endpoint, reg.identity.name);

@@ -75,6 +75,8 @@ export interface ClientDtlsOptions {
   retransmitInitial?: number;
   /** IANA cipher suite numbers to offer (default: CCM_8 and GCM suites for the credentials). */
   cipherSuites?: number[];
+  /** Handshake flight retransmissions before the handshake fails (default 6, RFC 6347 §4.2.4). */
+  maxRetransmissions?: number;
 }
 
 export interface Lwm2mClientOptions {
@@ -597,7 +599,7 @@ export class Lwm2mClient extends EventEmitter {
   }
 
   private async deregister(): Promise<void> {
-    const res = await this.request({ code: Method.DELETE, options: uriPathOptions(this.location!) }, 5000);
+    const res = await this.request({ code: Method.DELETE, options: uriPathOptions(this.location!) }, this.options.requestTimeout ?? 5000);
     if (res.code !== ResponseCode.Deleted) throw new Lwm2mError(res.code, `De-register refused: ${codeToString(res.code)}`);
     this.emit('deregistered');
   }
@@ -648,6 +650,7 @@ export class Lwm2mClient extends EventEmitter {
       ...(sec?.mode === 'x509' && sec.trustAnchors ? { trustAnchors: sec.trustAnchors } : {}),
       ...(this.options.dtls?.retransmitInitial !== undefined ? { retransmitInitial: this.options.dtls.retransmitInitial } : {}),
       ...(this.options.dtls?.cipherSuites ? { cipherSuites: this.options.dtls.cipherSuites } : {}),
+      ...(this.options.dtls?.maxRetransmissions !== undefined ? { maxRetransmissions: this.options.dtls.maxRetransmissions } : {}),
       logger: this.logger,
       clock: this.clock,
     });

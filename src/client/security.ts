@@ -189,6 +189,8 @@ export interface DtlsExtras {
   /** Negotiate a Connection ID (RFC 9146), default true. */
   connectionId?: boolean;
   retransmitInitial?: number;
+  /** Handshake flight retransmissions before the handshake fails (DtlsClientOptions.maxRetransmissions). */
+  maxRetransmissions?: number;
   cipherSuites?: number[];
   logger?: Logger;
   clock?: Clock;
@@ -240,6 +242,7 @@ export function dtlsClientOptions(account: SecurityAccount, extras: DtlsExtras =
   const base: DtlsClientOptions = { connectionId: extras.connectionId ?? true };
   if (extras.retransmitInitial !== undefined) base.retransmitInitial = extras.retransmitInitial;
   if (extras.cipherSuites !== undefined) base.cipherSuites = extras.cipherSuites;
+  if (extras.maxRetransmissions !== undefined) base.maxRetransmissions = extras.maxRetransmissions;
   if (extras.logger !== undefined) base.logger = extras.logger;
   if (extras.clock !== undefined) base.clock = extras.clock;
   const host = hostOf(account.serverUri);

@@ -229,6 +229,8 @@ export class CoapEndpoint {
   private readonly relationByNonMid = new Map<string, ServerRelation>();
   private readonly reassemblies = new Map<string, Reassembly>();
   private readonly representations = new Map<string, CachedRepresentation>();
+  /** Peers moved by movePeer: new key -> old key, kept an EXCHANGE_LIFETIME for duplicate detection. */
+  private readonly movedFrom = new Map<string, { from: string; at: number }>();
 
   constructor(
     readonly transport: Transport,
@@ -326,6 +328,50 @@ export class CoapEndpoint {
       const msg: CoapMessage = { type: MessageType.CON, code: 0, messageId: this.nextMessageId(peer), token: EMPTY, options: [], payload: EMPTY };
       this.sendConfirmable(msg, peer, owner);
     });
+  }
+
+  /**
+   * The peer at `from` is now at `to` (a DTLS association moved by its Connection ID, RFC 9146 §6): our requests,
+   * retransmissions and observations in progress with it follow, so its answers from `to` match them (over DTLS a
+   * response belongs to the association, RFC 7252 §9.1.1, not to the address), and for an EXCHANGE_LIFETIME its
+   * messages from `to` are deduplicated against those received from `from` (§4.5).
+   */
+  movePeer(from: PeerAddress, to: PeerAddress): void {
+    const fromKey = peerKeyOf(from);
+    const toKey = peerKeyOf(to);
+    if (fromKey === toKey || this.closed) return;
+    for (const t of [...this.transmissions.values()]) {
+      if (peerKeyOf(t.peer) !== fromKey) continue;
+      this.transmissions.delete(t.key);
+      t.key = `${toKey}|${t.key.slice(fromKey.length + 1)}`;
+      t.peer = to;
+      this.transmissions.set(t.key, t);
+    }
+    for (const ex of [...this.exchanges.values()]) ex.movePeer(fromKey, to);
+    for (const obs of [...this.observations.values()]) {
+      if (obs.peer === undefined || peerKeyOf(obs.peer) !== fromKey) continue;
+      if (this.observations.get(obs.key) === obs) this.observations.delete(obs.key);
+      obs.peer = to;
+      obs.key = `${toKey}|${hex(obs.token)}`;
+      this.observations.set(obs.key, obs);
+    }
+    // §4.4: keep counting message IDs where `from` left off
+    const mid = this.midsCurrent.get(fromKey) ?? this.midsPrevious.get(fromKey);
+    if (mid !== undefined && !this.midsCurrent.has(toKey)) this.midsCurrent.set(toKey, mid);
+    this.movedFrom.set(toKey, { from: fromKey, at: this.clock.now() });
+  }
+
+  /** A message already received from where the peer at `peerKey` moved from (a few moves back at most). */
+  private movedDuplicate(peerKey: string, messageId: number, now: number): DedupEntry | undefined {
+    let key = peerKey;
+    for (let hops = 0; hops < 8; hops++) {
+      const m = this.movedFrom.get(key);
+      if (!m || now - m.at > this.exchangeLifetime) return undefined;
+      const dup = this.dedup.lookup(`${m.from}|${messageId}`, now);
+      if (dup) return dup;
+      key = m.from;
+    }
+    return undefined;
   }
 
   /** Cancel every timer, reject pending requests with 'CLOSED' and close the transport. */
@@ -525,7 +571,8 @@ export class CoapEndpoint {
       return;
     }
     const dkey = `${peerKey}|${msg.messageId}`;
-    const dup = this.dedup.lookup(dkey, now);
+    let dup = this.dedup.lookup(dkey, now);
+    if (dup === undefined && this.movedFrom.size > 0) dup = this.movedDuplicate(peerKey, msg.messageId, now);
     // a peer reusing a message ID within EXCHANGE_LIFETIME (§4.4) for another token is treated as a new message
     if (dup && sameBytes(dup.token, msg.token)) {
       // §4.5: same reply again for a duplicate CON; a NON duplicate (or one still in progress) is dropped
@@ -962,6 +1009,7 @@ export class CoapEndpoint {
     this.lastSweep = now;
     for (const [k, r] of this.reassemblies) if (r.expires <= now) this.reassemblies.delete(k);
     for (const [k, r] of this.representations) if (r.expires <= now) this.representations.delete(k);
+    for (const [k, m] of this.movedFrom) if (now - m.at > this.exchangeLifetime) this.movedFrom.delete(k);
   }
 
   /**
@@ -985,7 +1033,7 @@ class ClientExchange implements TransmissionOwner {
   readonly promise: Promise<CoapResponse>;
   private resolveFn!: (r: CoapResponse) => void;
   private rejectFn!: (e: Error) => void;
-  private readonly peerKey: string;
+  private peerKey: string;
   private token: Uint8Array;
   private key = '';
   private transmission: Transmission | undefined;
@@ -1006,7 +1054,7 @@ class ClientExchange implements TransmissionOwner {
 
   constructor(
     private readonly ep: CoapEndpoint,
-    private readonly peer: PeerAddress,
+    private peer: PeerAddress,
     private readonly req: CoapRequest,
     private readonly opts: RequestOptions,
     private observe: boolean,
@@ -1039,6 +1087,14 @@ class ClientExchange implements TransmissionOwner {
     );
     this.setKey(this.token);
     return true;
+  }
+
+  /** @internal The peer moved (CoapEndpoint.movePeer): later blocks go to `to`, its answers match. */
+  movePeer(fromKey: string, to: PeerAddress): void {
+    if (this.peerKey !== fromKey || this.finished) return;
+    this.peer = to;
+    this.peerKey = peerKeyOf(to);
+    if (this.key) this.setKey(this.token);
   }
 
   private setKey(token: Uint8Array): void {
@@ -1244,9 +1300,9 @@ class ClientObservation implements Observation {
 
   constructor(
     private readonly ep: CoapEndpoint,
-    readonly peer: PeerAddress | undefined,
+    public peer: PeerAddress | undefined,
     readonly token: Uint8Array,
-    readonly key: string,
+    public key: string,
     private readonly request: CoapRequest | undefined,
     private readonly listener: NotificationListener,
   ) {}

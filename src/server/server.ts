@@ -12,6 +12,7 @@ import {
   UdpTransport,
   getUint,
   uintOption,
+  type CoapEndpointOptions,
   type CoapOption,
   type CoapRequest,
   type CoapResponse,
@@ -77,6 +78,8 @@ export interface ServerOptions {
   /** How often expiry and queue-mode sleep are checked, ms. */
   sweepInterval?: number;
   now?: () => number;
+  /** Transmission parameters of the CoAP and CoAPs endpoints (ACK_TIMEOUT, MAX_RETRANSMIT ...; RFC 7252 §4.8). */
+  coap?: Omit<CoapEndpointOptions, 'logger'>;
 }
 
 /** See ServerOptions.authorize. */
@@ -138,8 +141,8 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   /** Starts the server: restores stored registrations and observations, then listens. */
   static async start(opts: ServerOptions): Promise<Lwm2mServer> {
     const transport = opts.transport ?? (opts.secureTransport ? undefined : await UdpTransport.bind(opts.port ?? 5683, opts.host ?? '0.0.0.0'));
-    const coap = transport && new CoapEndpoint(transport, { logger: opts.logger });
-    const coaps = opts.secureTransport && new CoapEndpoint(opts.secureTransport, { logger: opts.logger });
+    const coap = transport && new CoapEndpoint(transport, { ...opts.coap, logger: opts.logger });
+    const coaps = opts.secureTransport && new CoapEndpoint(opts.secureTransport, { ...opts.coap, logger: opts.logger });
     const server = new Lwm2mServer(coap, coaps, opts);
     server.restore();
     return server;
@@ -352,6 +355,8 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
    * rebinding): requests follow it at once instead of waiting for the device's next Update.
    */
   peerMoved(from: PeerAddress, to: PeerAddress, secure: boolean): void {
+    // Requests to the device in flight follow it (their answers now come from `to`).
+    (secure ? this.coaps : this.coap)?.movePeer(from, to);
     const reg = this.byPeer.get(peerKey(from, secure));
     if (!reg) return;
     const moved = reg.movedTo(to);
