@@ -8,8 +8,9 @@ import { DtlsClient } from '../src/dtls/index.js';
 import { createServerCertificateVerifier } from '../src/dtls/x509.js';
 
 interface Creds {
-  mode: 'psk' | 'ecdsa';
+  mode: 'psk' | 'rpk' | 'ecdsa';
   pskKey?: string;
+  serverKey?: string;
   chain?: string[];
   key?: string;
   serverCert?: string;
@@ -22,11 +23,22 @@ const clients: DtlsClient[] = [];
 let next = 0;
 let failed = 0;
 const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+const key = () => createPrivateKey({ key: Buffer.from(creds.key!, 'base64'), format: 'der', type: 'pkcs8' });
+const serverKey = creds.serverKey ? Buffer.from(creds.serverKey, 'base64') : undefined;
 const options = (i: number) =>
   creds.mode === 'psk'
     ? { psk: { identity: `bench-${i}`, key: Buffer.from(creds.pskKey!, 'hex') }, connectionId: false }
+    : creds.mode === 'rpk'
+    ? {
+        rawPublicKey: { privateKey: key() },
+        verifyRawPublicKey: (spki: Uint8Array) => {
+          if (!serverKey!.equals(spki)) throw new Error('not the server key');
+          return { mode: 'rpk' as const, name: 'server' };
+        },
+        connectionId: false,
+      }
     : {
-        certificate: { chain: creds.chain!.map(b64), privateKey: createPrivateKey({ key: Buffer.from(creds.key!, 'base64'), format: 'der', type: 'pkcs8' }) },
+        certificate: { chain: creds.chain!.map(b64), privateKey: key() },
         verifyCertificate: createServerCertificateVerifier({ certificateUsage: 3, serverPublicKey: b64(creds.serverCert!) }),
         connectionId: false,
       };

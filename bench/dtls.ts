@@ -14,8 +14,18 @@ const here = new URL('.', import.meta.url).pathname;
 const PSK = randomBytes(16);
 const pskLookup = (identity: string) => (identity.startsWith('bench-') ? PSK : undefined);
 
-function credsFor(mode: 'psk' | 'ecdsa', pki: TestPki): string {
+/** The DTLS credential kinds the benchmark measures: PSK, raw public keys (RFC 7250), mutual X.509. */
+export type HandshakeMode = 'psk' | 'rpk' | 'ecdsa';
+
+function credsFor(mode: HandshakeMode, pki: TestPki): string {
   if (mode === 'psk') return JSON.stringify({ mode, pskKey: PSK.toString('hex') });
+  if (mode === 'rpk') {
+    return JSON.stringify({
+      mode,
+      key: pki.client.key.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+      serverKey: createPublicKey(pki.server.key).export({ format: 'der', type: 'spki' }).toString('base64'),
+    });
+  }
   return JSON.stringify({
     mode,
     chain: pki.client.chain.map((c) => Buffer.from(c).toString('base64')),
@@ -24,7 +34,18 @@ function credsFor(mode: 'psk' | 'ecdsa', pki: TestPki): string {
   });
 }
 
-async function serverFor(mode: 'psk' | 'ecdsa', pki: TestPki): Promise<DtlsServer> {
+async function serverFor(mode: HandshakeMode, pki: TestPki): Promise<DtlsServer> {
+  if (mode === 'rpk') {
+    const known = createPublicKey(pki.client.key).export({ format: 'der', type: 'spki' });
+    return DtlsServer.bind(0, '127.0.0.1', {
+      rawPublicKey: { privateKey: pki.server.key },
+      verifyRawPublicKey: (spki) => {
+        if (!known.equals(spki)) throw new Error('unknown key');
+        return { mode: 'rpk', name: 'bench-rpk' };
+      },
+      connectionIdLength: 0,
+    });
+  }
   return DtlsServer.bind(0, '127.0.0.1', mode === 'psk'
     ? { pskLookup, connectionIdLength: 0 }
     : {
@@ -36,7 +57,7 @@ async function serverFor(mode: 'psk' | 'ecdsa', pki: TestPki): Promise<DtlsServe
 
 /** Opens `count` associations from `children` processes; returns wall rate, server-core rate and the server. */
 /** Runs `count` handshakes from `children` processes against `server`; returns associations opened, failures, wall s, server CPU s. */
-async function handshakeRound(server: DtlsServer, mode: 'psk' | 'ecdsa', pki: TestPki, count: number, children: number, window: number) {
+async function handshakeRound(server: DtlsServer, mode: HandshakeMode, pki: TestPki, count: number, children: number, window: number) {
   const port = server.address().port;
   const cpu0 = process.cpuUsage();
   const start = performance.now();
@@ -62,7 +83,7 @@ async function handshakeRound(server: DtlsServer, mode: 'psk' | 'ecdsa', pki: Te
  * Full handshakes per second. A long-running server is warm, so an untimed round of `warmup` handshakes lets the
  * JIT settle first; the figure per server core is handshakes over the server process's CPU seconds.
  */
-export async function benchHandshakes(mode: 'psk' | 'ecdsa', count: number, children = 1, window = 32, warmup = 1000): Promise<{ perSecond: number; perServerCoreSecond: number }> {
+export async function benchHandshakes(mode: HandshakeMode, count: number, children = 1, window = 32, warmup = 1000): Promise<{ perSecond: number; perServerCoreSecond: number }> {
   const pki = createTestPki();
   const server = await serverFor(mode, pki);
   if (warmup > 0) await handshakeRound(server, mode, pki, warmup, children, window);
@@ -73,7 +94,7 @@ export async function benchHandshakes(mode: 'psk' | 'ecdsa', count: number, chil
 }
 
 /** The server's share of one handshake's cryptography, in a loop: the ceiling for handshakes per core. */
-export function handshakeCryptoCeiling(mode: 'psk' | 'ecdsa', durationMs: number): number {
+export function handshakeCryptoCeiling(mode: HandshakeMode, durationMs: number): number {
   const pki = createTestPki();
   const cookieSecret = randomBytes(32);
   const hello = randomBytes(120);
@@ -93,13 +114,15 @@ export function handshakeCryptoCeiling(mode: 'psk' | 'ecdsa', durationMs: number
     createHmac('sha256', cookieSecret).update(hello).digest();
     createHmac('sha256', cookieSecret).update(hello).digest();
     let premaster: Uint8Array;
-    if (mode === 'ecdsa') {
+    if (mode !== 'psk') {
       const ecdh = createECDH('prime256v1');
       ecdh.generateKeys();
       sign('sha256', Buffer.from(messages[0]!), pki.server.key); // ServerKeyExchange
       premaster = ecdh.computeSecret(peerPoint);
-      leaf.verify(inter.publicKey);
-      inter.verify(root.publicKey);
+      if (mode === 'ecdsa') {
+        leaf.verify(inter.publicKey);
+        inter.verify(root.publicKey);
+      }
       verify('sha256', Buffer.from('transcript'), clientPub, clientSig); // CertificateVerify
     } else {
       premaster = pskPreMasterSecret(PSK);

@@ -56,6 +56,20 @@ describe('record protection', () => {
     assert.deepEqual(Buffer.from(c.open(23, 0xfefd, 1, 7, frag)!), pt);
   });
 
+  it('CCM_8: the first records (a cipher per record) and the later ones (long-lived contexts) are all OpenSSL\'s, CID or not', () => {
+    const c = new AeadCipher(ccm, key, salt);
+    const peer = new AeadCipher(ccm, key, salt);
+    for (let seq = 0; seq < 12; seq++) {
+      const cid = seq % 3 === 0 ? hex('c1c2c3c4c5c6') : undefined;
+      const pt = Buffer.alloc(20 + seq * 9, seq);
+      const frag = Buffer.from(c.seal(23, 0xfefd, 1, seq, pt, cid));
+      const ref = createCipheriv('aes-128-ccm', key, Buffer.concat([salt, frag.subarray(0, 8)]), { authTagLength: 8 });
+      ref.setAAD(additionalData(23, 0xfefd, 1, seq, pt.length, cid), { plaintextLength: pt.length });
+      assert.deepEqual(frag.subarray(8), Buffer.concat([ref.update(pt), ref.final(), ref.getAuthTag()]), `record ${seq}`);
+      assert.deepEqual(Buffer.from(peer.open(23, 0xfefd, 1, seq, frag, cid)!), pt);
+    }
+  });
+
   for (const s of [ccm, gcm, cbc]) {
     it(`${s.name}: round trip; any bit flipped or wrong header fails authentication`, () => {
       const keys = splitKeyBlock(s, Buffer.from(Array.from({ length: keyBlockLength(s) }, (_, i) => (i * 37 + 11) & 0xff)));

@@ -4,6 +4,7 @@
  * MAC-then-encrypt (RFC 5246 §6.2.3.2). With a Connection ID the additional data is RFC 9146 §5's.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { Ccm8 } from './ccm8.js';
 import { CipherSuite } from './types.js';
 import { ContentType, writeUint48 } from './record.js';
 
@@ -138,6 +139,8 @@ function own(b: Uint8Array): Uint8Array {
   return c;
 }
 
+const LONG_LIVED_AFTER = 4;
+
 /** AES-128-CCM_8 or AES-128-GCM with a 4-byte salt and an 8-byte explicit nonce (epoch | sequence_number). */
 export class AeadCipher implements RecordCipher {
   readonly expansion: number;
@@ -146,6 +149,13 @@ export class AeadCipher implements RecordCipher {
   private readonly key: Uint8Array;
   /** The 4-byte implicit nonce part (RFC 5288 §3 salt) as an unsigned integer. */
   private readonly salt: number;
+  /**
+   * CCM_8 over long-lived AES contexts (ccm8.ts) once a direction has carried `LONG_LIVED_AFTER` records: an
+   * association that only handshakes (or a fleet of mostly idle ones) never makes them, so their memory goes only to
+   * associations that carry traffic. GCM takes a cipher object per record.
+   */
+  private readonly ccm8: Ccm8 | undefined;
+  private records = 0;
 
   constructor(
     readonly suite: SuiteInfo,
@@ -157,6 +167,7 @@ export class AeadCipher implements RecordCipher {
     this.expansion = EXPLICIT_NONCE + this.tagLength;
     this.key = own(key);
     this.salt = ((salt[0]! << 24) | (salt[1]! << 16) | (salt[2]! << 8) | salt[3]!) >>> 0;
+    this.ccm8 = suite.cipher === 'ccm8' ? new Ccm8(this.key) : undefined;
   }
 
   material(): { key: Uint8Array; iv: Uint8Array; macKey: Uint8Array } {
@@ -172,6 +183,10 @@ export class AeadCipher implements RecordCipher {
     nonce.writeUInt32BE(this.salt, 0);
     out.copy(nonce, 4, 0, 8);
     const ad = additionalData(type, version, epoch, seq, plaintext.length, cid);
+    if (this.ccm8 && ++this.records > LONG_LIVED_AFTER) {
+      this.ccm8.seal(nonce, ad, plaintext, out, EXPLICIT_NONCE);
+      return out;
+    }
     const c = createCipheriv(this.algorithm as 'aes-128-ccm', this.key, nonce, { authTagLength: this.tagLength });
     c.setAAD(ad, { plaintextLength: plaintext.length });
     const n = c.update(plaintext).copy(out, EXPLICIT_NONCE);
@@ -186,6 +201,7 @@ export class AeadCipher implements RecordCipher {
     nonce.writeUInt32BE(this.salt, 0);
     nonce.set(fragment.subarray(0, EXPLICIT_NONCE), 4);
     const ad = additionalData(type, version, epoch, seq, len, cid);
+    if (this.ccm8 && ++this.records > LONG_LIVED_AFTER) return this.ccm8.open(nonce, ad, fragment.subarray(EXPLICIT_NONCE, EXPLICIT_NONCE + len), fragment.subarray(EXPLICIT_NONCE + len));
     try {
       const d = createDecipheriv(this.algorithm as 'aes-128-ccm', this.key, nonce, { authTagLength: this.tagLength });
       d.setAuthTag(fragment.subarray(EXPLICIT_NONCE + len));
