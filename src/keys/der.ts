@@ -66,33 +66,48 @@ export function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
 
 export const TAG = { INTEGER: 0x02, BIT_STRING: 0x03, OID: 0x06, SEQUENCE: 0x30, SET: 0x31 } as const;
 
-/** Encodes a dotted OID (X.690 §8.19). */
+/** Encodes a dotted OID (X.690 §8.19). Arcs are arbitrary-precision (2.25.<UUID> arcs run to 128 bits). */
 export function oid(dotted: string): Uint8Array {
-  const arcs = dotted.split('.').map(Number);
-  const bytes: number[] = [arcs[0]! * 40 + arcs[1]!];
-  for (const arc of arcs.slice(2)) {
-    const chunk: number[] = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift((v & 0x7f) | 0x80);
+  const arcs = dotted.split('.').map((a) => BigInt(a));
+  // §8.19.4: the first subidentifier is X*40+Y, base-128 like the others (above 127 for arc 2.48 and up).
+  const subids = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];
+  const bytes: number[] = [];
+  for (const arc of subids) {
+    const chunk: number[] = [Number(arc & 0x7fn)];
+    for (let v = arc >> 7n; v > 0n; v >>= 7n) chunk.unshift(Number(v & 0x7fn) | 0x80);
     bytes.push(...chunk);
   }
   return tlv(TAG.OID, Uint8Array.from(bytes));
 }
 
-/** Decodes the contents of an OID TLV to dotted form. */
+/**
+ * Decodes the contents of an OID TLV to dotted form, exactly (arcs beyond 2^53 too); throws on a
+ * truncated or non-minimal subidentifier.
+ */
 export function oidString(content: Uint8Array): string {
   if (content.length === 0) throw new Error('empty OID');
-  const arcs: number[] = [];
-  let v = 0;
+  const arcs: bigint[] = [];
+  let v = 0n;
+  let octets = 0;
+  let start = true;
   for (const b of content) {
-    v = v * 128 + (b & 0x7f);
-    if ((b & 0x80) === 0) {
+    // X.690 §8.19.2: the leading octet of a subidentifier shall not be 0x80.
+    if (start && b === 0x80) throw new Error('non-minimal OID subidentifier');
+    // 19 octets hold 133 bits: room for the 128-bit UUID arcs of 2.25 (X.667), and no quadratic bigint growth.
+    if (++octets > 19) throw new Error('OID subidentifier longer than 19 octets');
+    v = (v << 7n) | BigInt(b & 0x7f);
+    start = (b & 0x80) === 0;
+    if (start) {
       arcs.push(v);
-      v = 0;
+      v = 0n;
+      octets = 0;
     }
   }
+  // §8.19.2: bit 8 of a subidentifier's last octet is zero, so a set bit at the end means it is cut short.
+  if (!start) throw new Error('truncated OID subidentifier');
   const first = arcs.shift()!;
-  const a = first < 80 ? Math.floor(first / 40) : 2;
-  return [a, first - a * 40, ...arcs].join('.');
+  const a = first < 80n ? first / 40n : 2n;
+  return [a, first - a * 40n, ...arcs].join('.');
 }
 
 /** An unsigned big-endian integer as a minimal DER INTEGER. */

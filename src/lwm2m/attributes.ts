@@ -160,13 +160,33 @@ export function checkWritableAttributes(attrs: Attributes, path: Lwm2mPath): voi
   }
 }
 
+/**
+ * A number as Core §5.1.2 writes it, 1*DIGIT ["." 1*DIGIT] with an optional "-": the shortest
+ * round-tripping digits (Number#toString) without the exponent it uses below 1e-6 and from 1e21.
+ */
+function attributeNumber(v: number): string {
+  const s = String(v);
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const sign = m[1]!;
+  const digits = m[2]! + (m[3] ?? '');
+  const exp = Number(m[4]);
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  // Number#toString uses an exponent only from 1e21, beyond its 17 significant digits: no point inside.
+  return sign + digits + '0'.repeat(exp - (digits.length - 1));
+}
+
+function attributeValue(v: number | string): string {
+  return typeof v === 'number' ? attributeNumber(v) : v;
+}
+
 /** Serializes attributes as Uri-Query items; `null` gives a bare name (clear). */
 export function formatAttributes(attrs: Attributes): string[] {
   const out: string[] = [];
   for (const name of ATTRIBUTE_NAMES) {
     const v = attrs[name];
     if (v === undefined) continue;
-    out.push(v === null ? name : `${name}=${v}`);
+    out.push(v === null ? name : `${name}=${attributeValue(v)}`);
   }
   return out;
 }
@@ -176,7 +196,7 @@ export function attributesToLinkParams(attrs: Attributes): Record<string, string
   const out: Record<string, string> = {};
   for (const name of ATTRIBUTE_NAMES) {
     const v = attrs[name];
-    if (v !== undefined && v !== null) out[name] = String(v);
+    if (v !== undefined && v !== null) out[name] = attributeValue(v);
   }
   return out;
 }

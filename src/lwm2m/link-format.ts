@@ -127,8 +127,11 @@ export function parseLinks(text: string): Link[] {
 /** Parameters RFC 6690 §2 defines as quoted-string; others are quoted only when needed. */
 const QUOTED_PARAMS = new Set(['rt', 'if', 'title', 'anchor', 'rev', 'rel', 'hreflang', 'media', 'type']);
 
-/** RFC 6690 §2 ptoken characters. */
-const PTOKEN = /^[!#$%&'()*+\-./0-9:<=>?@A-Z[\]^_`a-z{|}~]+$/;
+/**
+ * RFC 6690 §2 ptoken characters, less "<" and ">": ptokenchars, but parseLinks (like other readers)
+ * ends an unquoted value there, so such values are written as quoted-strings, which are always valid.
+ */
+const PTOKEN = /^[!#$%&'()*+\-./0-9:=?@A-Z[\]^_`a-z{|}~]+$/;
 
 function formatValue(name: string, value: string): string {
   if (!QUOTED_PARAMS.has(name) && PTOKEN.test(value)) return value;

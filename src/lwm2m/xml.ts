@@ -25,6 +25,8 @@ export class XmlError extends Error {
 const NAME_START = /[A-Za-z_:\u00C0-\uFFFF]/;
 const NAME_CHAR = /[A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]/;
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+/** Element nesting limit: DDF files nest five deep; the parser recurses per level, so the stack stays bounded. */
+const MAX_DEPTH = 256;
 
 class Parser {
   private pos = 0;
@@ -131,14 +133,15 @@ class Parser {
     if (this.src.charCodeAt(0) === 0xfeff) this.pos = 1;
     this.skipMisc(true);
     if (!this.startsWith('<')) this.fail(this.pos >= this.src.length ? 'no root element' : 'text before the root element');
-    const root = this.parseElement();
+    const root = this.parseElement(1);
     this.skipMisc(false);
     if (this.pos < this.src.length) this.fail('content after the root element');
     return root;
   }
 
-  private parseElement(): XmlElement {
+  private parseElement(depth: number): XmlElement {
     const open = this.pos;
+    if (depth > MAX_DEPTH) this.fail(`elements nested deeper than ${MAX_DEPTH}`);
     this.pos++; // '<'
     const name = this.readName();
     const attributes: Record<string, string> = {};
@@ -199,7 +202,7 @@ class Parser {
       } else if (this.startsWith('<!')) {
         this.fail('unexpected markup declaration');
       } else {
-        el.children.push(this.parseElement());
+        el.children.push(this.parseElement(depth + 1));
       }
     }
   }

@@ -76,7 +76,10 @@ class Reader {
       const n = Number(m[0]);
       return Number.isSafeInteger(n) ? n : BigInt(m[0]);
     }
-    return Number(m[0]);
+    const n = Number(m[0]);
+    // RFC 8259 §6 lets a parser limit the range; a literal past the doubles (1e400) is not a value we can hold.
+    if (!Number.isFinite(n)) return this.fail(`number ${m[0].length > 40 ? m[0].slice(0, 40) + '...' : m[0]} is out of range`);
+    return n;
   }
 
   string(): string {

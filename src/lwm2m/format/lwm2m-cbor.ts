@@ -120,6 +120,16 @@ function decodeLeaves(payload: Uint8Array, model: Model): Leaf[] {
   if (!(doc instanceof Map)) throw badRequest('LwM2M CBOR payload must be a map');
   const raws: RawLeaf[] = [];
   walk(doc, [], raws);
+  // Keys [6] and 6, or a value at /3/0/6 beside /3/0/6/1, name one node twice (Core §7.4.6 trees have one node per path).
+  const seen = new Set<string>();
+  for (const { ids } of raws) {
+    const key = ids.join('/');
+    if (seen.has(key)) throw badRequest(`LwM2M CBOR: /${key} appears twice`);
+    seen.add(key);
+  }
+  for (const { ids } of raws) {
+    if (ids.length === 4 && seen.has(ids.slice(0, 3).join('/'))) throw badRequest(`LwM2M CBOR: /${ids.slice(0, 3).join('/')} has both a value and children`);
+  }
   return raws.map(({ ids, raw }) => {
     const def = model.resource(ids[0], ids[2]);
     return { ids, value: typeValue(raw, def?.type, '/' + ids.join('/')) };

@@ -180,7 +180,11 @@ export abstract class SenmlCodec implements CompositeCodec {
       const path = leafPath(rec.name);
       const leaf = recordToLeaf(rec, path, model);
       const pn: PathNode = { path, node: leafNode(leaf) };
-      if (leaf.time !== undefined) pn.time = new Date(Math.round(leaf.time * 1000));
+      if (leaf.time !== undefined) {
+        pn.time = new Date(Math.round(leaf.time * 1000));
+        // A time outside what a Date holds (ECMA-262 §21.4.1.1: ±8.64e15 ms) cannot be reported on.
+        if (Number.isNaN(pn.time.getTime())) throw badRequest(`SenML record "${rec.name}": time ${leaf.time} is out of range`);
+      }
       return pn;
     });
   }

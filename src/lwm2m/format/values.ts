@@ -163,7 +163,8 @@ export function typeValue(raw: RawValue, type: ResourceType | undefined, where: 
       if (typeof raw === 'string') return { type, value: fromBase64(raw, where) };
       throw mismatch();
     case 'time':
-      if (raw instanceof Date) return { type, value: raw };
+      // LwM2M time is whole seconds (Core Appendix C); a CBOR date with a fraction is cut to the second.
+      if (raw instanceof Date) return { type, value: secondsToTime(raw.getTime() / 1000, where) };
       if (typeof raw === 'number' || typeof raw === 'bigint') {
         if (typeof raw === 'number' && !Number.isFinite(raw)) throw mismatch();
         return { type, value: secondsToTime(raw, where) };
@@ -195,6 +196,6 @@ function untypedValue(raw: RawValue, where: string): ResourceValue {
         : { type: 'integer', value: checkInteger(raw, where) };
   }
   if (raw instanceof Uint8Array) return { type: 'opaque', value: raw };
-  if (raw instanceof Date) return { type: 'time', value: raw };
+  if (raw instanceof Date) return { type: 'time', value: secondsToTime(raw.getTime() / 1000, where) };
   return { type: 'objlnk', value: raw };
 }
