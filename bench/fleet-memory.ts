@@ -42,11 +42,12 @@ export async function benchFleetMemory(first: number, second: number): Promise<F
     server.send({ memory: true });
   });
   const idle = await memory();
-  const fleet = (devices: number, prefix: string, signal: AbortSignal, registered: () => void): Promise<SimulationSummary> => {
+  // Each loopback address has its own ~28,000 ephemeral ports: one per worker.
+  const fleet = (devices: number, prefix: string, bind: string[], signal: AbortSignal, registered: () => void): Promise<SimulationSummary> => {
     let told = false;
     return runSimulation({
       devices, security: 'psk', prefix, server: `coaps://127.0.0.1:${ports.coapsPort}`, api: ports.api, token,
-      perWorker: 12_500, lifetime: 3600, notify: 0, signal,
+      perWorker: 12_500, lifetime: 3600, notify: 0, bind, signal,
     }, (p: SimulationProgress) => {
       if (!told && p.phase === 'running' && p.counters.everRegistered >= devices) {
         told = true;
@@ -58,10 +59,10 @@ export async function benchFleetMemory(first: number, second: number): Promise<F
   const stopB = new AbortController();
   let aRegistered!: () => void;
   let bRegistered!: () => void;
-  const a = fleet(first, 'mem-a-', stopA.signal, () => aRegistered());
+  const a = fleet(first, 'mem-a-', ['127.0.0.2'], stopA.signal, () => aRegistered());
   await new Promise<void>((r) => (aRegistered = r));
   const atFirst = await memory();
-  const b = fleet(second, 'mem-b-', stopB.signal, () => bRegistered());
+  const b = fleet(second, 'mem-b-', ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'], stopB.signal, () => bRegistered());
   await new Promise<void>((r) => (bRegistered = r));
   const atTotal = await memory();
   stopA.abort();

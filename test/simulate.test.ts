@@ -79,12 +79,15 @@ test('nosec over 3 workers: all register, queue mode share, notifications and fi
   const seen = recordRegistrations(w);
   const run = simulate([
     '--devices', '60', '--per-worker', '20', '--server', `coap://127.0.0.1:${w.coapPort}`, '--prefix', 'q-',
-    '--queue', '0.5', '--notify', '1',
+    '--queue', '0.5', '--notify', '1', '--bind', '127.0.0.2,127.0.0.3',
   ]);
   t.after(() => run.child.kill('SIGKILL'));
   await until(() => w.server.registrationCount() === 60, 30_000, '60 registrations');
   assert.equal(new Set(seen.map((r) => r.endpoint)).size, 60);
   assert.equal(w.server.listRegistrations({ limit: 100 }).filter((r) => r.queueMode).length, 30, 'half the fleet in queue mode');
+  const addresses = w.server.listRegistrations({ limit: 100 }).map((r) => r.address);
+  assert.deepEqual([...new Set(addresses)].sort(), ['127.0.0.2', '127.0.0.3'], '--bind: the workers take the local addresses in turn');
+  assert.equal(addresses.filter((a) => a === '127.0.0.2').length, 40, 'workers 0 and 2 on the first address');
 
   // Observations on an always-awake device produce notifications as its values change.
   const awake = w.server.listRegistrations({ limit: 100 }).find((r) => !r.queueMode)!;

@@ -43,6 +43,8 @@ export interface WorkerConfig {
   ackTimeoutMs?: number;
   /** Interval of counter reports in ms. */
   reportMs: number;
+  /** Local address of the worker's sockets (default: any). */
+  localAddress?: string;
 }
 
 /** Counters a worker reports (cumulative, except `registered`, `registering` and memory). */

@@ -103,6 +103,7 @@ function clientOptions(spec: SimDevice): Lwm2mClientOptions {
     // Core §6.2.1.1 defaults (60 s, doubling; 24 h between sequences) would leave a simulated device idle for long.
     retry: { initialDelay: 2000, attempts: 6, sequenceDelay: 60_000 },
   };
+  if (config.localAddress !== undefined) o.localAddress = config.localAddress;
   if (config.ackTimeoutMs !== undefined) {
     o.coap = { ackTimeout: config.ackTimeoutMs };
     o.dtls = { retransmitInitial: Math.min(1000, config.ackTimeoutMs) };

@@ -57,6 +57,11 @@ export interface SimulateOptions {
   inFlight?: number;
   /** CoAP ACK_TIMEOUT in ms (default 2000, RFC 7252 §4.8); also caps the DTLS initial retransmission timer (1000). */
   ackTimeout?: number;
+  /**
+   * Local addresses for the devices' sockets, one per worker in turn (default: any). An address has about 28,000
+   * ephemeral UDP ports on Linux, so a larger fleet on one host needs several (e.g. 127.0.0.2, 127.0.0.3 ...).
+   */
+  bind?: string[];
   /** Stops the simulation (devices de-register). */
   signal?: AbortSignal;
 }
@@ -289,7 +294,8 @@ export async function runSimulation(options: SimulateOptions, onProgress?: (p: S
         settle();
       }
     });
-    child.send({ type: 'start', config: { ...base, worker: w, devices: share } } satisfies ParentMessage);
+    const localAddress = options.bind?.length ? options.bind[w % options.bind.length] : undefined;
+    child.send({ type: 'start', config: { ...base, worker: w, devices: share, ...(localAddress ? { localAddress } : {}) } } satisfies ParentMessage);
     workers.push(worker);
   }
 
@@ -397,6 +403,7 @@ interface SimulateFlags {
   ramp: number;
   inFlight: number;
   ackTimeout?: number;
+  bind?: string[];
   json: boolean;
 }
 
@@ -476,6 +483,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--ramp <devices/s>', 'device start rate (default unlimited, with a bounded number of registrations in flight)', nonNegative, 0)
     .option('--in-flight <n>', 'at most this many devices started and not yet registered', positiveInt, 256)
     .option('--ack-timeout <ms>', 'CoAP ACK_TIMEOUT (default 2000, RFC 7252) and at most the DTLS initial retransmission timer (default 1000)', positiveInt)
+    .option('--bind <addresses>', 'local addresses of the devices\' sockets, comma-separated, one per worker in turn (an address has ~28,000 ephemeral ports: e.g. 127.0.0.2,127.0.0.3 for a larger fleet on loopback)', (v: string) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
     .option('--json', 'print the summary as JSON', false)
     .action(async (flags: SimulateFlags) => {
       let token = process.env.WARDEN_API_TOKEN;
@@ -498,7 +506,7 @@ export function registerSimulateCommand(program: Command): void {
           api: flags.api, token, prefix: flags.prefix, perWorker: flags.perWorker, lifetime: flags.lifetime, queue: flags.queue,
           awake: flags.awake, notify: flags.notify, loss: flags.loss, churn: flags.churn, duration: flags.duration,
           untilRegistered: flags.untilRegistered, ramp: flags.ramp, inFlight: flags.inFlight,
-          ...(flags.ackTimeout !== undefined ? { ackTimeout: flags.ackTimeout } : {}), signal: abort.signal,
+          ...(flags.ackTimeout !== undefined ? { ackTimeout: flags.ackTimeout } : {}), ...(flags.bind ? { bind: flags.bind } : {}), signal: abort.signal,
         },
         (p) => {
           const now = performance.now();

@@ -332,7 +332,7 @@ export async function runClientBootstrap(o: BootstrapRunOptions): Promise<void> 
     await link.connect();
     transport = link;
   } else {
-    transport = await UdpTransport.bind(0, peer.family === 'IPv6' ? '::' : '0.0.0.0');
+    transport = await UdpTransport.bind(0, o.dtls.localAddress ?? (peer.family === 'IPv6' ? '::' : '0.0.0.0'));
   }
   const coap = new CoapEndpoint(transport, { logger: o.logger, ...o.coap });
   let done: (err?: Error) => void = () => {};

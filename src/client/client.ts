@@ -107,6 +107,11 @@ export interface Lwm2mClientOptions {
   standard?: Partial<Omit<StandardObjectsOptions, 'serverUri' | 'lifetime' | 'binding'>>;
   /** Definitions (default: a ModelRegistry with the core objects). */
   model?: Model;
+  /**
+   * Local address of the client's UDP sockets (default: any). Each address has its own ephemeral ports (about
+   * 28,000 on Linux), so a fleet larger than that on one host spreads over several (e.g. 127.0.0.2, 127.0.0.3).
+   */
+  localAddress?: string;
   /** A datagram transport; default: a new UdpTransport on an ephemeral port, closed on stop. */
   transport?: Transport;
   /** Close a given `transport` on stop (default false: the caller owns it). */
@@ -325,7 +330,7 @@ export class Lwm2mClient extends EventEmitter {
         this.link = new DtlsLink(peer, () => this.dtlsOptions(), () => this.connectionLost());
         inner = this.link;
       } else {
-        inner = this.options.transport ?? (await UdpTransport.bind(0, this.peer.family === 'IPv6' ? '::' : '0.0.0.0'));
+        inner = this.options.transport ?? (await UdpTransport.bind(0, this.options.localAddress ?? (this.peer.family === 'IPv6' ? '::' : '0.0.0.0')));
       }
       const owned = this.options.transport === undefined || this.options.closeTransport === true;
       this.gate = new GatedTransport(inner, owned, () => this.onTraffic());
@@ -385,6 +390,7 @@ export class Lwm2mClient extends EventEmitter {
           connectionId: this.options.connectionId ?? true,
           ...(sec.mode === 'x509' && sec.trustAnchors ? { trustAnchors: sec.trustAnchors } : {}),
           ...(this.options.dtls?.retransmitInitial !== undefined ? { retransmitInitial: this.options.dtls.retransmitInitial } : {}),
+          ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}),
           logger: this.logger,
           clock: this.clock,
         },
@@ -651,6 +657,7 @@ export class Lwm2mClient extends EventEmitter {
       ...(this.options.dtls?.retransmitInitial !== undefined ? { retransmitInitial: this.options.dtls.retransmitInitial } : {}),
       ...(this.options.dtls?.cipherSuites ? { cipherSuites: this.options.dtls.cipherSuites } : {}),
       ...(this.options.dtls?.maxRetransmissions !== undefined ? { maxRetransmissions: this.options.dtls.maxRetransmissions } : {}),
+      ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}),
       logger: this.logger,
       clock: this.clock,
     });

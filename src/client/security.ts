@@ -191,6 +191,8 @@ export interface DtlsExtras {
   retransmitInitial?: number;
   /** Handshake flight retransmissions before the handshake fails (DtlsClientOptions.maxRetransmissions). */
   maxRetransmissions?: number;
+  /** Local address to bind (default: any). */
+  localAddress?: string;
   cipherSuites?: number[];
   logger?: Logger;
   clock?: Clock;
@@ -243,6 +245,7 @@ export function dtlsClientOptions(account: SecurityAccount, extras: DtlsExtras =
   if (extras.retransmitInitial !== undefined) base.retransmitInitial = extras.retransmitInitial;
   if (extras.cipherSuites !== undefined) base.cipherSuites = extras.cipherSuites;
   if (extras.maxRetransmissions !== undefined) base.maxRetransmissions = extras.maxRetransmissions;
+  if (extras.localAddress !== undefined) base.localAddress = extras.localAddress;
   if (extras.logger !== undefined) base.logger = extras.logger;
   if (extras.clock !== undefined) base.clock = extras.clock;
   const host = hostOf(account.serverUri);
