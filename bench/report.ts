@@ -35,12 +35,12 @@ export function printTable(rows: readonly Row[]): void {
 }
 
 /** Writes latest.json and latest.png into `dir`; returns their paths. */
-export function writeReport(dir: string, date: Date, results: Record<string, number>, rows: readonly Row[]): { json: string; png: string } {
+export function writeReport(dir: string, name: string, date: Date, results: Record<string, number>, rows: readonly Row[]): { json: string; png: string } {
   mkdirSync(dir, { recursive: true });
-  const json = join(dir, 'latest.json');
+  const json = join(dir, `${name}.json`);
   const table = rows.map(({ figure, value, unit, baseline, target, met }) => ({ figure, value, unit, baseline, target, met }));
   writeFileSync(json, JSON.stringify({ date: date.toISOString(), results, table }, null, 2) + '\n');
-  const png = join(dir, 'latest.png');
+  const png = join(dir, `${name}.png`);
   const groups = rows
     .filter((r) => r.bars && r.bars.length > 0)
     .map((r) => ({ title: r.chartTitle ?? `${r.figure}${r.unit ? ` (${r.unit})` : ''}${r.target ? `, target ${r.target}` : ''}`, bars: r.bars! }));

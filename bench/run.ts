@@ -301,5 +301,7 @@ if (want('fleet')) {
 
 printTable(rows);
 const out = new URL('./results/', import.meta.url).pathname.replace('/dist/bench/', '/bench/');
-const written = writeReport(out, new Date(), results, rows);
+// A partial run (--only, --quick) does not replace the full run's figures.
+const name = only || quick ? `partial-${[...(only ?? ['all']), ...(quick ? ['quick'] : [])].join('-')}` : 'latest';
+const written = writeReport(out, name, new Date(), results, rows);
 console.log(`written: ${written.json}, ${written.png}`);
