@@ -6,6 +6,7 @@ import { Lwm2mClient, type ClientSecurity } from '../client/index.js';
 import { createLogger } from '../log.js';
 import { clientSecurityFromFlags, type ClientSecurityFlags } from './client-security.js';
 import { registerCredentialsCommands } from './credentials.js';
+import { registerFirmwareCommands } from './firmware.js';
 import { registerKeysCommands } from './keys.js';
 import { registerSecurityCommands } from './security.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -184,6 +185,7 @@ registerSecurityCommands(program);
 registerKeysCommands(program);
 registerCredentialsCommands(program);
 registerSimulateCommand(program);
+registerFirmwareCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);

@@ -25,8 +25,7 @@ const LOADERS: readonly (readonly [string, Loader])[] = [
   ['execute-args', () => import('./execute-args.js')],
   ['der', () => import('./der.js')],
   ['pkcs10', () => import('./pkcs10.js')],
-  // Firmware manifests (issue 5) go here: ['firmware-manifest', () => import('./firmware-manifest.js')], a target
-  // feeding the manifest decoder and its signature-envelope parser, round-tripping through the encoder.
+  ['firmware-manifest', () => import('./firmware-manifest.js')],
 ];
 
 /** Every target name, in the order the runner goes through them. */

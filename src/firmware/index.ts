@@ -1,0 +1,31 @@
+/** The firmware layer: signed manifests (COSE_Sign1), package files and their verification. */
+export { FirmwareError, type FirmwareErrorCode } from './error.js';
+export {
+  classIdFor,
+  decodeManifest,
+  DIGEST_LENGTH,
+  encodeManifest,
+  ID_LENGTH,
+  imageRef,
+  MANIFEST_FORMAT,
+  manifestToJson,
+  uuidString,
+  uuidV5,
+  vendorIdFor,
+  type DeltaPayload,
+  type ImagePayload,
+  type ImageRef,
+  type Manifest,
+} from './manifest.js';
+export { ALG_EDDSA, ALG_ES256, COSE_SIGN1_TAG, keyId, parseCose1, sigStructure, signCose1, verifyCose1, type CoseSign1 } from './cose.js';
+export {
+  decodePackage,
+  encodePackage,
+  MAX_ENVELOPE_LENGTH,
+  PACKAGE_MAGIC,
+  PACKAGE_VERSION,
+  parsePackageHeader,
+  signPackage,
+  type PackageHeader,
+} from './package.js';
+export { PayloadVerifier, verifyManifest, verifyPackage, type VerifyOptions } from './verify.js';
