@@ -19,6 +19,7 @@ import { benchHandshakes, benchRecords, benchSessionMemory, handshakeCryptoCeili
 import { benchCoapPeers, type PeerFigure } from './coap-peers.js';
 import { benchNotifications } from './notifications.js';
 import { benchFleetMemory } from './fleet-memory.js';
+import { benchDelta } from './delta.js';
 import { int, printTable, ratio, writeReport, type Row } from './report.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -297,6 +298,31 @@ if (want('fleet')) {
     bars: [{ label: 'Warden server RSS (MiB)', value: f.rssTotal / 2 ** 20, ours: true }, { label: '1 GiB', value: 1024 }],
     chartTitle: `Server resident memory with ${f.registered.toLocaleString('en')} DTLS-PSK devices registered (MiB)`,
   });
+}
+
+if (want('delta')) {
+  // Issue 5: patch size beside bsdiff and xdelta3 -9 on consecutive releases of real binaries (npm packages, fetched
+  // once into bench/.cache), generation time for ~10 MiB, streaming application.
+  const d = await benchDelta();
+  const pct = (bytes: number, of: number) => `${((100 * bytes) / of).toFixed(2)}%`;
+  for (const p of d.pairs) {
+    results[`delta_${p.name}_wardenBytes`] = p.warden;
+    results[`delta_${p.name}_bsdiffBytes`] = p.bsdiff;
+    results[`delta_${p.name}_xdelta3Bytes`] = p.xdelta3;
+    rows.push({
+      figure: `Patch size, ${p.name} (% of new image)`,
+      value: pct(p.warden, p.newSize),
+      baseline: `bsdiff ${pct(p.bsdiff, p.newSize)}, xdelta3 -9 ${pct(p.xdelta3, p.newSize)}; in place ${pct(p.inPlace, p.newSize)}`,
+      target: 'smaller than both',
+      met: p.warden < p.bsdiff && p.warden < p.xdelta3,
+      bars: [{ label: 'Warden', value: p.warden, ours: true }, { label: 'bsdiff', value: p.bsdiff }, { label: 'xdelta3 -9', value: p.xdelta3 }],
+      chartTitle: `Patch bytes, ${p.name}`,
+    });
+  }
+  results.deltaGenSeconds = d.genSeconds;
+  results.deltaApplyMBps = d.applyMBps;
+  rows.push({ figure: `Patch generation, ${(d.genImageBytes / 2 ** 20).toFixed(1)} MiB image`, value: `${d.genSeconds.toFixed(1)} s` });
+  rows.push({ figure: 'Patch application, streaming (4 KiB pushes)', value: `${d.applyMBps.toFixed(0)} MB/s`, baseline: 'working set: 64 KiB Brotli window + 57 KB batch buffer' });
 }
 
 printTable(rows);

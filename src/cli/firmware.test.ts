@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -71,6 +71,28 @@ test('warden firmware keygen, sign, verify and inspect: image and delta packages
     const i = JSON.parse(r.stdout) as { verified: boolean; alg: string; manifest: { version: string; payload: { kind: string } } };
     assert.deepEqual([i.verified, i.alg, i.manifest.version, i.manifest.payload.kind], [false, 'ES256', '2.0.1', 'delta']);
     assert.throws(() => firmwareSign(p('new.bin'), { key: p('key.pem'), version: '1', vendor: 'v', class: 'c', patch: p('patch.bin'), output: p('x.wfw') }, { out: () => {}, now: () => 1 }), /go together/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('firmware delta and apply: the patch rebuilds the new image as a stream; another base is refused with WRONG_BASE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cli-delta-'));
+  try {
+    const old = Buffer.alloc(200_000);
+    for (let i = 0; i < old.length; i++) old[i] = (i * 2654435761) >>> 24;
+    const neu = Buffer.concat([old.subarray(0, 80_000), Buffer.from('a new function in the middle'), old.subarray(90_000)]);
+    writeFileSync(join(dir, 'old.bin'), old);
+    writeFileSync(join(dir, 'new.bin'), neu);
+    const made = spawnSync(process.execPath, [MAIN, 'firmware', 'delta', join(dir, 'old.bin'), join(dir, 'new.bin'), '-o', join(dir, 'p.bin')], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    assert.ok(statSync(join(dir, 'p.bin')).size < neu.length / 20, 'a small patch');
+    const applied = spawnSync(process.execPath, [MAIN, 'firmware', 'apply', join(dir, 'old.bin'), join(dir, 'p.bin'), '-o', join(dir, 'out.bin')], { encoding: 'utf8' });
+    assert.equal(applied.status, 0, applied.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'out.bin')), neu);
+    const wrong = spawnSync(process.execPath, [MAIN, 'firmware', 'apply', join(dir, 'new.bin'), join(dir, 'p.bin'), '-o', join(dir, 'bad.bin')], { encoding: 'utf8' });
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /WRONG_BASE/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

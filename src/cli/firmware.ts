@@ -1,11 +1,14 @@
 /**
- * `warden firmware keygen|sign|verify|inspect`: signing keys in PEM files, signed firmware packages (a COSE_Sign1
+ * `warden firmware keygen|sign|verify|inspect|delta|apply`: signing keys in PEM files, signed firmware packages (a COSE_Sign1
  * manifest followed by the image or a patch), and their verification as a device would do it.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, openSync, readFileSync, readSync, writeFileSync, closeSync, createWriteStream } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
+  createInPlacePatch,
+  createPatch,
+  PatchApplier,
   classIdFor,
   decodeManifest,
   decodePackage,
@@ -135,6 +138,36 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `warden firmware delta`: a patch from `oldFile` to `newFile` (in place: for a single-slot device). */
+export function firmwareDelta(oldFile: string, newFile: string, flags: { output: string; inPlace: boolean; pageSize: number }, io: FirmwareCliIo = processIo): void {
+  const old = readFileSync(oldFile);
+  const neu = readFileSync(newFile);
+  const patch = flags.inPlace ? createInPlacePatch(old, neu, { pageSize: flags.pageSize }) : createPatch(old, neu);
+  writeFileSync(flags.output, patch);
+  io.out(`${flags.output}: ${patch.length} bytes, ${((100 * patch.length) / Math.max(1, neu.length)).toFixed(2)}% of the new image${flags.inPlace ? ` (in place, ${flags.pageSize}-byte pages)` : ''}`);
+}
+
+/** `warden firmware apply`: streams `patchFile` over `oldFile` into `output`, as a device does (bounded memory). */
+export async function firmwareApply(oldFile: string, patchFile: string, flags: { output: string }, io: FirmwareCliIo = processIo): Promise<void> {
+  const fd = openSync(oldFile, 'r');
+  const out = createWriteStream(flags.output);
+  try {
+    const applier = new PatchApplier({
+      readOld: (offset, length) => {
+        const b = Buffer.allocUnsafe(length);
+        return b.subarray(0, readSync(fd, b, 0, length, offset));
+      },
+      write: (chunk) => new Promise<void>((resolve, reject) => out.write(chunk, (err) => (err ? reject(err) : resolve()))),
+    });
+    for await (const chunk of createReadStream(patchFile, { highWaterMark: 4096 })) await applier.push(chunk as Buffer);
+    await applier.finish();
+  } finally {
+    closeSync(fd);
+    await new Promise<void>((resolve) => out.end(resolve));
+  }
+  io.out(`${flags.output}: written and its SHA-256 checked`);
+}
+
 /** Adds `warden firmware ...` to the program. */
 export function registerFirmwareCommands(program: Command): void {
   // `sign --version V` is the issue's flag; without positional options the root program's own --version (which
@@ -171,4 +204,18 @@ export function registerFirmwareCommands(program: Command): void {
     .description('print a package manifest WITHOUT verifying it')
     .argument('<package>', 'package file')
     .action((pkg: string) => firmwareInspect(pkg));
+  fw.command('delta')
+    .description('make a patch from <old> to <new> that a device applies as a stream with a 64 KiB working set')
+    .argument('<old>', 'the image on the device')
+    .argument('<new>', 'the new image')
+    .requiredOption('-o, --output <file>', 'patch file to write')
+    .option('--in-place', 'for a single-slot device: the new image is written over the old one page by page', false)
+    .option('--page-size <bytes>', 'in-place: flash page size', uint, 4096)
+    .action((oldFile: string, newFile: string, flags: { output: string; inPlace: boolean; pageSize: number }) => firmwareDelta(oldFile, newFile, flags));
+  fw.command('apply')
+    .description('apply a patch to <old> as a device does (streaming; checks both images\' SHA-256)')
+    .argument('<old>', 'the image the patch applies to')
+    .argument('<patch>', 'patch file')
+    .requiredOption('-o, --output <file>', 'new image to write')
+    .action((oldFile: string, patchFile: string, flags: { output: string }) => firmwareApply(oldFile, patchFile, flags));
 }

@@ -29,3 +29,7 @@ export {
   type PackageHeader,
 } from './package.js';
 export { PayloadVerifier, verifyManifest, verifyPackage, type VerifyOptions } from './verify.js';
+export { createPatch, type CreatePatchOptions } from './delta-encode.js';
+export { PatchApplier, applyPatch, applyPatchSync, type PatchTarget } from './delta-apply.js';
+export { parseDeltaHeader, DELTA_MAGIC, DELTA_VERSION, DELTA_HEADER_LENGTH, BATCH_BUFFER, type DeltaHeader } from './delta-format.js';
+export { createInPlacePatch, applyInPlace, parseInPlaceLayout, inPlaceWriteOrder, type InPlaceLayout, type InPlaceSegment, type InPlaceFlash } from './delta-inplace.js';

@@ -26,6 +26,7 @@ const LOADERS: readonly (readonly [string, Loader])[] = [
   ['der', () => import('./der.js')],
   ['pkcs10', () => import('./pkcs10.js')],
   ['firmware-manifest', () => import('./firmware-manifest.js')],
+  ['firmware-delta', () => import('./firmware-delta.js')],
 ];
 
 /** Every target name, in the order the runner goes through them. */
