@@ -3,18 +3,8 @@ import { test } from 'node:test';
 import { createPatch } from './delta-encode.js';
 import { applyInPlace, createInPlacePatch, parseInPlaceLayout } from './delta-inplace.js';
 import { FirmwareError } from './error.js';
+import { xorshift32 as rng } from './test-helpers.js';
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 /** Old image and a new one made of moved, inserted and tweaked blocks of it (so copies point backwards and forwards). */
 function pair(seed: number, size: number): [Uint8Array, Uint8Array] {

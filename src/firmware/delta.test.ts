@@ -7,19 +7,8 @@ import { createPatch } from './delta-encode.js';
 import { DELTA_HEADER_LENGTH, encodeDeltaHeader, MAX_BATCH_DATA, parseDeltaHeader, pushVarint, zigzag } from './delta-format.js';
 import { suffixArray } from './delta-suffix-array.js';
 import { FirmwareError } from './error.js';
+import { xorshift32 as rng } from './test-helpers.js';
 
-/** xorshift32: deterministic test data. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 function randomBytes(n: number, seed: number, alphabet = 256): Uint8Array {
   const r = rng(seed);

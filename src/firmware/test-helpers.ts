@@ -8,6 +8,19 @@ export function keyPair(alg: 'es256' | 'ed25519'): { privateKey: KeyObject; publ
   return { privateKey: kp.privateKey, publicKey: createPublicKey(kp.privateKey) };
 }
 
+/** xorshift32: a deterministic stream of unsigned 32-bit numbers, so test data differs without randomness. */
+export function xorshift32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
 /** Deterministic pseudo-random bytes (xorshift), so images differ without randomness in tests. */
 export function bytes(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);

@@ -106,3 +106,14 @@ export function utf8Lenient(data: Uint8Array): string {
 export function errorsOf(...classes: (abstract new (...args: never[]) => Error)[]): (err: unknown) => boolean {
   return (err) => classes.some((c) => err instanceof c);
 }
+
+/** Runs `fn` as one step of a target: an `expected` rejection ends the step quietly, anything else propagates. */
+export function stepsOf(expected: (err: unknown) => boolean): (fn: () => void) => void {
+  return (fn) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!expected(err)) throw err;
+    }
+  };
+}

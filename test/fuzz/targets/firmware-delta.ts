@@ -12,7 +12,7 @@ import { createPatch, diffTriples, encodeInstructions, foldEmpty } from '../../.
 import { applyInPlace, createInPlacePatch } from '../../../src/firmware/delta-inplace.js';
 import { DELTA_HEADER_LENGTH, encodeDeltaHeader, parseDeltaHeader } from '../../../src/firmware/delta-format.js';
 import { FirmwareError } from '../../../src/firmware/error.js';
-import { checkSame, check, errorsOf, type FuzzTarget } from '../target.js';
+import { checkSame, check, errorsOf, stepsOf, type FuzzTarget } from '../target.js';
 
 const BASE = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) ^ (i >> 3));
 const NEXT = Uint8Array.from({ length: 280 }, (_, i) => (i % 50 === 0 ? 0xaa : BASE[(i + 11) % 300]!));
@@ -42,13 +42,7 @@ function seeds(): Uint8Array[] {
 
 const rejected = errorsOf(FirmwareError);
 
-function step(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (!rejected(err)) throw err;
-  }
-}
+const step = stepsOf(rejected);
 
 export default {
   name: 'firmware-delta',

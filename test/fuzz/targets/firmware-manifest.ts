@@ -21,7 +21,7 @@ import {
   verifyPackage,
   type Manifest,
 } from '../../../src/firmware/index.js';
-import { afterDecode, check, checkSame, errorsOf, hex, type FuzzTarget } from '../target.js';
+import { afterDecode, check, checkSame, errorsOf, hex, stepsOf, type FuzzTarget } from '../target.js';
 
 // A fixed Ed25519 key (PKCS#8 DER): Ed25519 signatures are deterministic, so the seeds are the same in every run.
 const KEY = createPrivateKey({ key: Buffer.from(hex('302e020100300506032b6570042204204e4a2c2524767145922bc77e525e8d1226203febfd49f93b748ffc2d17d23377')), format: 'der', type: 'pkcs8' });
@@ -54,14 +54,7 @@ function seeds(): Uint8Array[] {
 
 const rejected = errorsOf(FirmwareError);
 
-/** Runs `fn`; the layer's rejection ends the step quietly, anything else propagates. */
-function step(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    if (!rejected(err)) throw err;
-  }
-}
+const step = stepsOf(rejected);
 
 export default {
   name: 'firmware-manifest',
