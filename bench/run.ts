@@ -20,6 +20,7 @@ import { benchCoapPeers, type PeerFigure } from './coap-peers.js';
 import { benchNotifications } from './notifications.js';
 import { benchFleetMemory } from './fleet-memory.js';
 import { benchDelta } from './delta.js';
+import { benchFirmwarePush } from './firmware-push.js';
 import { int, printTable, ratio, writeReport, type Row } from './report.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -104,7 +105,7 @@ console.log('Warden benchmarks (loopback, this machine). --quick shortens the ru
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 /** Whether a section runs: all of them, or those named in --only=a,b. */
 const want = (section: string) => !only || only.includes(section);
-const echo = !want('reads') && !want('registrations') && !want('notify') ? 0 : await udpEcho(quick ? 1000 : 3000, 256);
+const echo = !want('reads') && !want('registrations') && !want('notify') && !want('firmware') ? 0 : await udpEcho(quick ? 1000 : 3000, 256);
 results.udpEchoPerSecond = echo;
 
 const reads = !want('reads') ? 0 : await benchReads(1000, 256, quick ? 2000 : 5000);
@@ -297,6 +298,26 @@ if (want('fleet')) {
     ...(quick ? {} : { met: f.rssTotal < 2 ** 30 && f.registered === total }),
     bars: [{ label: 'Warden server RSS (MiB)', value: f.rssTotal / 2 ** 20, ours: true }, { label: '1 GiB', value: 1024 }],
     chartTitle: `Server resident memory with ${f.registered.toLocaleString('en')} DTLS-PSK devices registered (MiB)`,
+  });
+}
+
+if (want('firmware')) {
+  // Issue 7: firmware bytes/s to a fleet, as delivered today (server push into /5/0/0 with Block1, CoAP).
+  const devices = quick ? 50 : 200;
+  const size = 1 << 20;
+  const f = await withServer(async (server, port) => {
+    const fleet = child('fleet.js', [port, devices, 'fw-']);
+    await fleet.message;
+    const r = await benchFirmwarePush(server, Array.from({ length: devices }, (_, i) => `fw-${i}`), size, 32);
+    fleet.proc.send({ stop: true });
+    await new Promise((res) => fleet.proc.once('exit', res));
+    return r;
+  });
+  results.firmwarePushBytesPerSecond = f.bytesPerSecond;
+  rows.push({
+    figure: `Firmware push, 1 MiB to ${devices} devices (Block1 to /5/0/0, 32 at a time)`,
+    value: `${(f.bytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`,
+    baseline: `${f.failed} failed; raw UDP echo ${int(echo)}/s (1 KiB blocks, one round trip each)`,
   });
 }
 
