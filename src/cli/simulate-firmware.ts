@@ -1,5 +1,11 @@
 /** Object 5 on simulated devices: the client's simulated package pipeline, counted per worker. */
-import { SimulatedFirmwareUpdater, type FirmwareContext, type FirmwareUpdater, type PackageInfo } from '../client/index.js';
+import {
+  SimulatedFirmwareUpdater,
+  type FirmwareContext,
+  type FirmwareUpdater,
+  type InstallOutcome,
+  type PackageInfo,
+} from '../client/index.js';
 
 /** Counts what the fleet's Firmware Update objects accept and install. */
 export interface FirmwareCounters {
@@ -8,9 +14,8 @@ export interface FirmwareCounters {
 }
 
 /**
- * One stateless updater shared by every device of a worker: push (/5/0/0, Block1) and pull (/5/0/1) deliveries,
- * Execute /5/0/2, as `SimulatedFirmwareUpdater` handles them. A package is accepted once checked, applied once
- * installed.
+ * One device's updater: push (/5/0/0, Block1) and pull (/5/0/1) deliveries and Execute /5/0/2, as
+ * `SimulatedFirmwareUpdater` handles them. A package is accepted once checked, applied once installed.
  */
 export class CountingFirmwareUpdater implements FirmwareUpdater {
   readonly protocols: readonly number[];
@@ -22,19 +27,27 @@ export class CountingFirmwareUpdater implements FirmwareUpdater {
     this.protocols = inner.protocols;
   }
 
-  download(uri: string, ctx: FirmwareContext): Promise<Uint8Array> {
+  download(uri: string, ctx: FirmwareContext): Promise<void> {
     return this.inner.download(uri, ctx);
   }
 
-  async verify(pkg: Uint8Array, ctx: FirmwareContext): Promise<PackageInfo> {
-    const info = await this.inner.verify(pkg, ctx);
+  receive(pkg: Uint8Array, ctx: FirmwareContext): Promise<void> {
+    return this.inner.receive(pkg, ctx);
+  }
+
+  async verify(ctx: FirmwareContext): Promise<PackageInfo> {
+    const info = await this.inner.verify(ctx);
     this.counters.firmwareAccepted++;
     return info;
   }
 
-  async install(pkg: Uint8Array, info: PackageInfo, ctx: FirmwareContext): Promise<string> {
-    const version = await this.inner.install(pkg, info, ctx);
+  async install(info: PackageInfo, ctx: FirmwareContext): Promise<InstallOutcome> {
+    const outcome = await this.inner.install(info, ctx);
     this.counters.firmwareApplied++;
-    return version;
+    return outcome;
+  }
+
+  discard(): Promise<void> {
+    return this.inner.discard();
   }
 }

@@ -31,7 +31,6 @@ const byClient = new Map<Lwm2mClient, Device>();
 const timers = new Set<NodeJS.Timeout>();
 let config: WorkerConfig;
 let model: ModelRegistry;
-let updater: CountingFirmwareUpdater;
 let next = 0;
 let inFlight = 0;
 let tokens = 0;
@@ -99,7 +98,7 @@ function clientOptions(spec: SimDevice): Lwm2mClientOptions {
     queueMode: spec.queue,
     queueModeAwakeTime: config.awakeMs,
     valueUpdateInterval: config.notifyMs,
-    standard: { firmwareUpdater: updater },
+    standard: { firmwareUpdater: new CountingFirmwareUpdater(counters) },
     // Core §6.2.1.1 defaults (60 s, doubling; 24 h between sequences) would leave a simulated device idle for long.
     retry: { initialDelay: 2000, attempts: 6, sequenceDelay: 60_000 },
   };
@@ -223,7 +222,6 @@ const wire = { dropped: 0, requests: 0, notifications: 0, handshakes: 0 };
 function start(c: WorkerConfig): void {
   config = c;
   model = new ModelRegistry();
-  updater = new CountingFirmwareUpdater(counters);
   instrumentWire(c.loss, Math.random, wire);
   counters.devices = c.devices.length;
   const base = process.memoryUsage();

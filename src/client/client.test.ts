@@ -6,7 +6,7 @@ import { codecFor, compositeCodecFor, ContentFormat, Lwm2mPath, ModelRegistry, t
 import { Lwm2mClient, type Lwm2mClientOptions } from './client.js';
 import { DeviceObject, type DeviceInstance } from './objects/device.js';
 import { ConnectivityObject } from './objects/connectivity.js';
-import { simulatedPackage } from './objects/firmware.js';
+import { simulatedPackage } from './objects/simulated-firmware.js';
 import { contentFormatOf, locationOf, Method, TestServer, type Received } from './test-server.js';
 import { int } from './value.js';
 

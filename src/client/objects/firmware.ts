@@ -3,7 +3,7 @@
  * writes and executes, and a pluggable `FirmwareUpdater` that fetches, checks and installs packages.
  */
 import { Lwm2mError, ResponseCode, type ObjectDefinition, type ResourceNode, type ResourceValue } from '../../lwm2m/index.js';
-import { BaseInstance, ObjectEnabler, type ExecuteArgs } from '../object.js';
+import { BaseInstance, ObjectEnabler, type EnablerHost, type ExecuteArgs } from '../object.js';
 import { int, list, opaque, str } from '../value.js';
 import {
   FirmwareState,
@@ -14,6 +14,10 @@ import {
   type FirmwareEvent,
   type FirmwareStatus,
 } from './firmware-state.js';
+import { FirmwareFailure, FirmwareProtocol, protocolOfUri, type FirmwareContext, type FirmwareRestored, type FirmwareUpdater, type PackageInfo } from './firmware-updater.js';
+import { SimulatedFirmwareUpdater } from './simulated-firmware.js';
+
+export { FirmwareProtocol, protocolOfUri };
 
 export const FirmwareResource = {
   Package: 0,
@@ -27,158 +31,76 @@ export const FirmwareResource = {
   DeliveryMethod: 9,
 } as const;
 
-/** Firmware Update Protocol Support (resource 8) values. */
-export const FirmwareProtocol = { CoAP: 0, CoAPS: 1, HTTP: 2, HTTPS: 3, CoAPTCP: 4, CoAPTLS: 5 } as const;
-
-/** A failure the updater reports, with the Update Result (resource 5) it stands for. */
-export class FirmwareFailure extends Error {
-  readonly result: number;
-  constructor(result: number, message: string) {
-    super(message);
-    this.name = 'FirmwareFailure';
-    this.result = result;
-  }
-}
-
-/** What an updater gets for each step: cancellation and the client's clock. */
-export interface FirmwareContext {
-  readonly signal: AbortSignal;
-  /** Resolves after `ms` on the client's timer. */
-  delay(ms: number): Promise<void>;
-}
-
-/** Name and version of a checked package (resources 6 and 7). */
-export interface PackageInfo {
-  name: string;
-  version: string;
-}
-
-/** The download/check/install pipeline under Object 5. Reject with FirmwareFailure to set an Update Result. */
-export interface FirmwareUpdater {
-  /** Resource 8: the protocols `download` accepts. */
-  readonly protocols: readonly number[];
-  /** Pull delivery: fetch the package at `uri`. */
-  download(uri: string, ctx: FirmwareContext): Promise<Uint8Array>;
-  /** Checks a downloaded or pushed package (integrity, type). */
-  verify(pkg: Uint8Array, ctx: FirmwareContext): Promise<PackageInfo>;
-  /** Installs a checked package; resolves with the firmware version now running. */
-  install(pkg: Uint8Array, info: PackageInfo, ctx: FirmwareContext): Promise<string>;
-}
-
-const SCHEME_PROTOCOL: Record<string, number> = {
-  'coap:': FirmwareProtocol.CoAP,
-  'coaps:': FirmwareProtocol.CoAPS,
-  'http:': FirmwareProtocol.HTTP,
-  'https:': FirmwareProtocol.HTTPS,
-  'coap+tcp:': FirmwareProtocol.CoAPTCP,
-  'coaps+tcp:': FirmwareProtocol.CoAPTLS,
-};
-
-/** Magic of a simulated package: "WARDEN-FW:<name>:<version>". */
-const MAGIC = 'WARDEN-FW:';
-
-/** Makes a package the simulated updater accepts. */
-export function simulatedPackage(name: string, version: string, size = 0): Uint8Array {
-  const head = Buffer.from(`${MAGIC}${name}:${version}\n`, 'utf8');
-  return Buffer.concat([head, Buffer.alloc(size)]);
-}
-
-export interface SimulatedUpdaterOptions {
-  downloadDelayMs?: number;
-  installDelayMs?: number;
-  protocols?: number[];
-}
-
-/**
- * A simulated pipeline: "downloads" any URI of a supported scheme after a delay (the package's
- * version is the URI's `version` query parameter or the last x.y[.z] in its path, default 2.0.0),
- * accepts packages made by `simulatedPackage`, and "installs" after a delay. A URI containing
- * "fail-download" loses the connection; a version containing "fail" fails to install.
- */
-export class SimulatedFirmwareUpdater implements FirmwareUpdater {
-  readonly protocols: readonly number[];
-  private readonly downloadDelayMs: number;
-  private readonly installDelayMs: number;
-
-  constructor(options: SimulatedUpdaterOptions = {}) {
-    this.protocols = options.protocols ?? [FirmwareProtocol.CoAP, FirmwareProtocol.CoAPS, FirmwareProtocol.HTTP, FirmwareProtocol.HTTPS];
-    this.downloadDelayMs = options.downloadDelayMs ?? 100;
-    this.installDelayMs = options.installDelayMs ?? 100;
-  }
-
-  async download(uri: string, ctx: FirmwareContext): Promise<Uint8Array> {
-    let url: URL;
-    try {
-      url = new URL(uri);
-    } catch {
-      throw new FirmwareFailure(UpdateResult.InvalidUri, `invalid package URI "${uri}"`);
-    }
-    const protocol = SCHEME_PROTOCOL[url.protocol];
-    if (protocol === undefined || !this.protocols.includes(protocol)) {
-      throw new FirmwareFailure(UpdateResult.UnsupportedProtocol, `unsupported protocol ${url.protocol}`);
-    }
-    await ctx.delay(this.downloadDelayMs);
-    if (uri.includes('fail-download')) throw new FirmwareFailure(UpdateResult.ConnectionLost, 'connection lost during download');
-    const segments = url.pathname.split('/').filter((s) => s !== '');
-    const fromPath = /(\d+\.\d+(?:\.\d+)?)/.exec(segments[segments.length - 1] ?? '')?.[1];
-    const version = url.searchParams.get('version') ?? fromPath ?? '2.0.0';
-    const name = segments[0] ?? 'firmware';
-    return simulatedPackage(name, version);
-  }
-
-  async verify(pkg: Uint8Array, _ctx: FirmwareContext): Promise<PackageInfo> {
-    const head = Buffer.from(pkg.subarray(0, Math.min(pkg.length, 256))).toString('latin1');
-    const end = head.indexOf('\n');
-    if (!head.startsWith(MAGIC) || end < 0) throw new FirmwareFailure(UpdateResult.UnsupportedPackageType, 'not a Warden package');
-    const [name, version] = head.slice(MAGIC.length, end).split(':');
-    if (!name || !version) throw new FirmwareFailure(UpdateResult.IntegrityCheckFailure, 'package header is damaged');
-    return { name, version };
-  }
-
-  async install(_pkg: Uint8Array, info: PackageInfo, ctx: FirmwareContext): Promise<string> {
-    await ctx.delay(this.installDelayMs);
-    if (info.version.includes('fail')) throw new FirmwareFailure(UpdateResult.UpdateFailed, `installing ${info.version} failed`);
-    return info.version;
-  }
-}
 
 export interface FirmwareOptions {
   updater?: FirmwareUpdater;
   /** Called with the new version after a successful install (the Device object's resource 3). */
   onInstalled?: (version: string) => void;
+  /** Called when an install needs the device to restart (the bootloader finishes it); the owner reboots the device. */
+  onReboot?: () => void;
 }
 
 const DOWNLOAD_FAILURES: readonly number[] = [2, 3, 4, 5, 6, 7, 9];
 
+/** The Object 5 status a device starts with, from what its updater kept across the reboot. */
+function restoredStatus(restored: FirmwareRestored | undefined): FirmwareStatus {
+  switch (restored?.kind) {
+    case undefined:
+      return initialFirmwareStatus;
+    case 'downloading':
+      return { state: FirmwareState.Downloading, result: UpdateResult.Initial };
+    case 'downloaded':
+      return { state: FirmwareState.Downloaded, result: UpdateResult.Initial };
+    case 'updated':
+      return { state: FirmwareState.Idle, result: restored.result };
+  }
+}
+
 export class FirmwareInstance extends BaseInstance {
-  private status: FirmwareStatus = initialFirmwareStatus;
+  private status: FirmwareStatus;
   private readonly updater: FirmwareUpdater;
   private readonly onInstalled: ((version: string) => void) | undefined;
+  private readonly onReboot: (() => void) | undefined;
   private abort: AbortController | undefined;
-  private pkg: Uint8Array | undefined;
   private info: PackageInfo | undefined;
+  /** A pull to resume once the client runs (after a reboot mid-download). */
+  private resumeUri: string | undefined;
 
   constructor(definition: ObjectDefinition, options: FirmwareOptions = {}) {
-    const updater = options.updater ?? new SimulatedFirmwareUpdater();
+    const updater: FirmwareUpdater = options.updater ?? new SimulatedFirmwareUpdater();
+    const restored = updater.restore?.();
+    const status = restoredStatus(restored);
+    const info = restored?.kind === 'downloaded' || restored?.kind === 'updated' ? restored.info : undefined;
     const values: [number, ResourceValue | Map<number, ResourceValue>][] = [
       [FirmwareResource.Package, opaque(new Uint8Array(0))],
-      [FirmwareResource.PackageUri, str('')],
-      [FirmwareResource.State, int(FirmwareState.Idle)],
-      [FirmwareResource.UpdateResult, int(UpdateResult.Initial)],
-      [FirmwareResource.PkgName, str('')],
-      [FirmwareResource.PkgVersion, str('')],
+      [FirmwareResource.PackageUri, str(restored?.kind === 'downloading' ? restored.uri : '')],
+      [FirmwareResource.State, int(status.state)],
+      [FirmwareResource.UpdateResult, int(status.result)],
+      [FirmwareResource.PkgName, str(info?.name ?? '')],
+      [FirmwareResource.PkgVersion, str(info?.version ?? '')],
       [FirmwareResource.ProtocolSupport, list(updater.protocols.map((p) => int(p)))],
       // 2: both push (Package) and pull (Package URI).
       [FirmwareResource.DeliveryMethod, int(2)],
     ];
     super(definition, 0, values.filter(([id]) => definition.resources.has(id)), [FirmwareResource.Update]);
+    this.status = status;
     this.updater = updater;
     this.onInstalled = options.onInstalled;
+    this.onReboot = options.onReboot;
+    if (restored?.kind === 'downloaded') this.info = restored.info;
+    if (restored?.kind === 'downloading') this.resumeUri = restored.uri;
   }
 
   /** The current state and result. */
   get firmwareStatus(): FirmwareStatus {
     return this.status;
+  }
+
+  /** Resumes a pull that a reboot interrupted; the client calls it once it runs (its timers are available). */
+  resume(): void {
+    const uri = this.resumeUri;
+    this.resumeUri = undefined;
+    if (uri !== undefined && this.status.state === FirmwareState.Downloading) this.pull(uri);
   }
 
   override write(resourceId: number, node: ResourceNode, replace: boolean): void {
@@ -198,20 +120,27 @@ export class FirmwareInstance extends BaseInstance {
     }
     this.apply({ type: 'write', empty });
     this.cancelWork();
+    this.resumeUri = undefined;
     if (resourceId === FirmwareResource.PackageUri) this.set(FirmwareResource.PackageUri, value);
     if (empty) {
-      this.pkg = undefined;
       this.info = undefined;
       this.set(FirmwareResource.PkgName, str(''));
       this.set(FirmwareResource.PkgVersion, str(''));
+      void this.updater.discard().catch(() => undefined);
       return;
     }
     if (resourceId === FirmwareResource.Package) {
       const pkg = (value as { value: Uint8Array }).value;
-      this.run(async (ctx) => this.downloaded(pkg, ctx), UpdateResult.IntegrityCheckFailure, 'download');
+      this.run(
+        async (ctx) => {
+          await this.updater.receive(pkg, ctx);
+          await this.downloaded(ctx);
+        },
+        UpdateResult.IntegrityCheckFailure,
+        'download',
+      );
     } else {
-      const uri = (value as { value: string }).value;
-      this.run(async (ctx) => this.downloaded(await this.updater.download(uri, ctx), ctx), UpdateResult.ConnectionLost, 'download');
+      this.pull((value as { value: string }).value);
     }
   }
 
@@ -221,16 +150,19 @@ export class FirmwareInstance extends BaseInstance {
       return;
     }
     this.apply({ type: 'execute-update' });
-    const pkg = this.pkg;
     const info = this.info;
     this.run(
       async (ctx) => {
-        if (!pkg || !info) throw new FirmwareFailure(UpdateResult.IntegrityCheckFailure, 'no package stored');
-        const version = await this.updater.install(pkg, info, ctx);
+        if (!info) throw new FirmwareFailure(UpdateResult.IntegrityCheckFailure, 'no package stored');
+        const outcome = await this.updater.install(info, ctx);
         if (ctx.signal.aborted) return;
+        // A reboot finishes the install; the next run's restore() reports how it ended.
+        if (outcome.kind === 'reboot') {
+          this.onReboot?.();
+          return;
+        }
         this.apply({ type: 'update-ok' });
-        this.pkg = undefined;
-        this.onInstalled?.(version);
+        this.onInstalled?.(outcome.version);
       },
       UpdateResult.UpdateFailed,
       'update',
@@ -243,10 +175,22 @@ export class FirmwareInstance extends BaseInstance {
     this.abort = undefined;
   }
 
-  private async downloaded(pkg: Uint8Array, ctx: FirmwareContext): Promise<void> {
-    const info = await this.updater.verify(pkg, ctx);
+  private pull(uri: string): void {
+    this.run(
+      async (ctx) => {
+        protocolOfUri(uri, this.updater.protocols);
+        await this.updater.download(uri, ctx);
+        if (ctx.signal.aborted) return;
+        await this.downloaded(ctx);
+      },
+      UpdateResult.ConnectionLost,
+      'download',
+    );
+  }
+
+  private async downloaded(ctx: FirmwareContext): Promise<void> {
+    const info = await this.updater.verify(ctx);
     if (ctx.signal.aborted) return;
-    this.pkg = pkg;
     this.info = info;
     this.set(FirmwareResource.PkgName, str(info.name));
     this.set(FirmwareResource.PkgVersion, str(info.version));
@@ -271,6 +215,8 @@ export class FirmwareInstance extends BaseInstance {
       if (phase === 'download') {
         const r = (DOWNLOAD_FAILURES.includes(result) ? result : UpdateResult.ConnectionLost) as DownloadFailure;
         this.apply({ type: 'download-failed', result: r });
+        // A failed download leaves nothing usable (Core E.6: back to Idle).
+        void this.updater.discard().catch(() => undefined);
       } else {
         this.apply({ type: 'update-failed', result });
       }
@@ -294,6 +240,11 @@ export class FirmwareObject extends ObjectEnabler {
     const inst = new FirmwareInstance(definition, options);
     super(definition, [inst], { creatable: false });
     this.firmware = inst;
+  }
+
+  override attach(host: EnablerHost): void {
+    super.attach(host);
+    this.firmware.resume();
   }
 
   override detach(): void {

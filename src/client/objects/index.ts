@@ -4,7 +4,8 @@ import type { ObjectEnabler } from '../object.js';
 import { AccessControlObject } from './access-control.js';
 import { ConnectivityObject, type ConnectivityOptions } from './connectivity.js';
 import { DeviceObject, type DeviceOptions } from './device.js';
-import { FirmwareObject, type FirmwareUpdater } from './firmware.js';
+import { FirmwareObject } from './firmware.js';
+import type { FirmwareUpdater } from './firmware-updater.js';
 import { LocationObject, type LocationOptions } from './location.js';
 import { securityObject, type SecurityOptions } from './security.js';
 import { serverObject } from './server.js';
@@ -22,6 +23,8 @@ export interface StandardObjectsOptions {
   connectivity?: ConnectivityOptions;
   location?: LocationOptions;
   firmwareUpdater?: FirmwareUpdater;
+  /** Called when a firmware install needs the device to restart. */
+  onFirmwareReboot?: () => void;
 }
 
 function definition(model: Model, id: number): ObjectDefinition {
@@ -51,6 +54,7 @@ export function standardObjects(model: Model, options: StandardObjectsOptions): 
     new FirmwareObject(definition(model, 5), {
       ...(options.firmwareUpdater ? { updater: options.firmwareUpdater } : {}),
       onInstalled: (version) => device.device.setFirmwareVersion(version),
+      ...(options.onFirmwareReboot ? { onReboot: options.onFirmwareReboot } : {}),
     }),
     new LocationObject(definition(model, 6), options.location),
   ];
@@ -61,6 +65,8 @@ export * from './connectivity.js';
 export * from './device.js';
 export * from './firmware.js';
 export * from './firmware-state.js';
+export * from './firmware-updater.js';
+export * from './simulated-firmware.js';
 export * from './location.js';
 export * from './security.js';
 export * from './server.js';
