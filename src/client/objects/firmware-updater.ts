@@ -63,12 +63,16 @@ export type InstallOutcome = { readonly kind: 'installed'; readonly version: str
  * - `downloading`: a pull was interrupted; Object 5 starts in Downloading and calls `download(uri)` again, which
  *   resumes where the stored bytes end (Core E.6: the client may resume after a reboot).
  * - `downloaded`: a complete, checked package is stored; Object 5 starts in Downloaded.
+ * - `testing`: the new image runs in test mode (not yet confirmed). Object 5 starts in Updating: the outcome is not
+ *   known until the device passed its health check and confirmed the image (`FirmwareInstance.confirmed()`), or
+ *   rebooted unconfirmed and the bootloader reverted (the next run reports `updated` with 8).
  * - `updated`: an install finished across the reboot; `result` is Success (1) when the new image runs, or the failure
  *   (8 Update Failed when the bootloader reverted, 5 when the image did not verify ...). Object 5 starts in Idle with it.
  */
 export type FirmwareRestored =
   | { readonly kind: 'downloading'; readonly uri: string }
   | { readonly kind: 'downloaded'; readonly info: PackageInfo }
+  | { readonly kind: 'testing'; readonly info: PackageInfo }
   | { readonly kind: 'updated'; readonly result: number; readonly info?: PackageInfo };
 
 /** One chunk of a package being fetched. */

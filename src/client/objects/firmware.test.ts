@@ -169,3 +169,17 @@ test('the reset write (empty URI) discards what is stored', async () => {
   assert.deepEqual(statusOf(obj), [FirmwareState.Idle, UpdateResult.Initial]);
   assert.equal(updater.calls.at(-1), 'discard');
 });
+
+test('a test-mode boot starts Updating; confirmed() ends it with Success and the new version', () => {
+  const updater = new ScriptedUpdater();
+  updater.restored = { kind: 'testing', info: { name: 'fw', version: '4.0.0' } };
+  let installed = '';
+  const obj = new FirmwareObject(definition, { updater, onInstalled: (v) => (installed = v) });
+  assert.deepEqual(statusOf(obj), [FirmwareState.Updating, UpdateResult.Initial]);
+  assert.throws(() => obj.firmware.write(FirmwareResource.PackageUri, uri('coap://h/x'), true), Lwm2mError);
+  obj.firmware.confirmed();
+  assert.deepEqual(statusOf(obj), [FirmwareState.Idle, UpdateResult.Success]);
+  assert.equal(installed, '4.0.0');
+  obj.firmware.confirmed();
+  assert.deepEqual(statusOf(obj), [FirmwareState.Idle, UpdateResult.Success]);
+});

@@ -51,6 +51,8 @@ function restoredStatus(restored: FirmwareRestored | undefined): FirmwareStatus 
       return { state: FirmwareState.Downloading, result: UpdateResult.Initial };
     case 'downloaded':
       return { state: FirmwareState.Downloaded, result: UpdateResult.Initial };
+    case 'testing':
+      return { state: FirmwareState.Updating, result: UpdateResult.Initial };
     case 'updated':
       return { state: FirmwareState.Idle, result: restored.result };
   }
@@ -70,7 +72,7 @@ export class FirmwareInstance extends BaseInstance {
     const updater: FirmwareUpdater = options.updater ?? new SimulatedFirmwareUpdater();
     const restored = updater.restore?.();
     const status = restoredStatus(restored);
-    const info = restored?.kind === 'downloaded' || restored?.kind === 'updated' ? restored.info : undefined;
+    const info = restored?.kind === 'downloading' ? undefined : restored?.info;
     const values: [number, ResourceValue | Map<number, ResourceValue>][] = [
       [FirmwareResource.Package, opaque(new Uint8Array(0))],
       [FirmwareResource.PackageUri, str(restored?.kind === 'downloading' ? restored.uri : '')],
@@ -87,7 +89,7 @@ export class FirmwareInstance extends BaseInstance {
     this.updater = updater;
     this.onInstalled = options.onInstalled;
     this.onReboot = options.onReboot;
-    if (restored?.kind === 'downloaded') this.info = restored.info;
+    if (restored?.kind === 'downloaded' || restored?.kind === 'testing') this.info = restored.info;
     if (restored?.kind === 'downloading') this.resumeUri = restored.uri;
   }
 
@@ -101,6 +103,16 @@ export class FirmwareInstance extends BaseInstance {
     const uri = this.resumeUri;
     this.resumeUri = undefined;
     if (uri !== undefined && this.status.state === FirmwareState.Downloading) this.pull(uri);
+  }
+
+  /**
+   * The image that booted in test mode was confirmed (registered, health check passed): the update succeeded. A device
+   * that reboots unconfirmed reverts instead, and its next run restores `updated` with Update Failed.
+   */
+  confirmed(): void {
+    if (this.status.state !== FirmwareState.Updating || !this.info) return;
+    this.apply({ type: 'update-ok' });
+    this.onInstalled?.(this.info.version);
   }
 
   override write(resourceId: number, node: ResourceNode, replace: boolean): void {
