@@ -32,3 +32,4 @@ export { Scheduler } from './scheduler.js';
 export * from './value.js';
 export * from './objects/index.js';
 export { enroll, reenroll, caCertificates, EstError, type EnrollOptions, type EnrollResult } from './est.js';
+export { createPackageFetcher, type PackageFetcherOptions } from './fetch-package.js';

@@ -1115,6 +1115,13 @@ class ClientExchange implements TransmissionOwner {
     }
     const options = this.options.slice();
     const code = this.req.code;
+    const single = this.opts.block2;
+    if (single) {
+      options.push({ number: OptionNumber.Block2, value: encodeBlock({ num: single.num, more: false, szx: single.szx }) });
+      options.push({ number: OptionNumber.Size2, value: EMPTY });
+      this.transmit(options, this.payload);
+      return;
+    }
     // RFC 7959 §2.4: early negotiation of a smaller Block2 size
     if (szx < 6 && (code === Method.GET || code === Method.FETCH)) {
       options.push({ number: OptionNumber.Block2, value: encodeBlock({ num: 0, more: false, szx }) });
@@ -1216,6 +1223,10 @@ class ClientExchange implements TransmissionOwner {
         return;
       }
       this.b1Offset = -1;
+    }
+    if (this.opts.block2) {
+      this.finish({ code: msg.code, options: msg.options, payload: msg.payload });
+      return;
     }
     const b2 = blockOf(msg, OptionNumber.Block2);
     if (b2 && (b2.more || this.b2Chunks)) {

@@ -102,6 +102,12 @@ export interface RequestOptions {
   /** Token to use (observe relations that must be re-attached after a restart). Random 8 bytes otherwise. */
   token?: Uint8Array;
   signal?: AbortSignal;
+  /**
+   * Ask for this one Block2 block (RFC 7959 §2.4, random access) of a GET/FETCH and resolve with its response as it
+   * came, Block2, Size2 and ETag options included, without fetching the other blocks. The request carries Size2 = 0
+   * (§4) so that the server tells the total size.
+   */
+  block2?: { num: number; szx: number };
 }
 
 /** A request the endpoint received, with Block1 already reassembled. */
