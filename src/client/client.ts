@@ -55,7 +55,7 @@ import { ServerInstance, ServerResource } from './objects/server.js';
 import { ObservationManager } from './observe.js';
 import { objectLinks, registerQuery, type Lwm2mVersion } from './registration.js';
 import { Scheduler } from './scheduler.js';
-import { checkSchemeAndMode, dtlsClientOptions, findSecurityAccount, securityCredentials, type ClientSecurity, type SecurityAccount } from './security.js';
+import { checkSchemeAndMode, dtlsClientOptions, findSecurityAccount, findSecurityAccountFor, securityCredentials, type ClientSecurity, type SecurityAccount } from './security.js';
 import { ObjectTree } from './tree.js';
 import { bool, int, opaque, str } from './value.js';
 
@@ -646,10 +646,23 @@ export class Lwm2mClient extends EventEmitter {
     });
   }
 
+  /**
+   * DTLS options for a coaps:// firmware download from `uri`: the credentials of the Security instance whose Server
+   * URI has the same host and port; undefined when none has.
+   */
+  dtlsOptionsFor(uri: string): DtlsClientOptions | undefined {
+    const account = findSecurityAccountFor(this.tree, uri);
+    return account && this.dtlsOptionsOf(account);
+  }
+
   /** DtlsClientOptions from the Security object as it is now. */
   private dtlsOptions(): DtlsClientOptions {
     const account = findSecurityAccount(this.tree, this.options.shortServerId ?? 1) ?? this.account;
     if (!account) throw new Error('no Security object instance for the server');
+    return this.dtlsOptionsOf(account);
+  }
+
+  private dtlsOptionsOf(account: SecurityAccount): DtlsClientOptions {
     const sec = this.options.security;
     return dtlsClientOptions(account, {
       connectionId: this.options.connectionId ?? true,

@@ -5,7 +5,7 @@ import { spkiOf } from '../dtls/rpk.js';
 import { createTestPki, newP256Key } from '../dtls/test-pki.js';
 import { standardObjects } from './objects/index.js';
 import { SecurityMode } from './objects/security.js';
-import { checkSchemeAndMode, dtlsClientOptions, findSecurityAccount, securityCredentials, splitDer, type ClientSecurity } from './security.js';
+import { checkSchemeAndMode, dtlsClientOptions, findSecurityAccount, findSecurityAccountFor, securityCredentials, splitDer, type ClientSecurity } from './security.js';
 import { ObjectTree } from './tree.js';
 
 function treeWith(security: ClientSecurity, serverUri = 'coaps://localhost:5684'): ObjectTree {
@@ -87,4 +87,14 @@ test('scheme and mode must agree; a Security object without credentials is a cle
   assert.throws(() => dtlsClientOptions({ ...account, securityMode: SecurityMode.PSK }), /PSK identity/);
   assert.throws(() => dtlsClientOptions({ ...account, securityMode: SecurityMode.RPK }), /Secret Key/);
   assert.throws(() => dtlsClientOptions({ ...account, serverUri: 'coaps://h', securityMode: SecurityMode.CertificateWithEst }), /no certificate yet/);
+});
+
+test('findSecurityAccountFor: the account whose Server URI has the download URI host and port (coaps default 5684)', () => {
+  const key = new Uint8Array(16).fill(7);
+  const tree = treeWith({ mode: 'psk', identity: 'dev', key }, 'coaps://Fw.Example');
+  assert.equal(findSecurityAccountFor(tree, 'coaps://fw.example:5684/fw/abc')?.instanceId, 0);
+  assert.equal(findSecurityAccountFor(tree, 'coaps://fw.example/fw/abc')?.serverUri, 'coaps://Fw.Example');
+  assert.equal(findSecurityAccountFor(tree, 'coaps://fw.example:5685/fw/abc'), undefined);
+  assert.equal(findSecurityAccountFor(tree, 'coaps://other.example/fw/abc'), undefined);
+  assert.equal(findSecurityAccountFor(tree, 'not a uri'), undefined);
 });

@@ -125,7 +125,36 @@ export function findSecurityAccount(tree: ObjectTree, shortServerId: number): Se
   if (!enabler) return undefined;
   const candidates = enabler.instanceIds().filter((iid) => value(tree, iid, SecurityResource.BootstrapServer) !== true);
   const iid = candidates.find((i) => value(tree, i, SecurityResource.ShortServerId) === shortServerId) ?? candidates[0];
-  if (iid === undefined) return undefined;
+  return iid === undefined ? undefined : accountOf(tree, iid);
+}
+
+/**
+ * The LwM2M Server account whose Server URI names the same host and port as `uri` (credentials for a coaps://
+ * firmware download from that server, as Anjay's downloader picks them); undefined when none does.
+ */
+export function findSecurityAccountFor(tree: ObjectTree, uri: string): SecurityAccount | undefined {
+  const enabler = tree.enabler(0);
+  const target = hostPort(uri);
+  if (!enabler || target === undefined) return undefined;
+  for (const iid of enabler.instanceIds()) {
+    if (value(tree, iid, SecurityResource.BootstrapServer) === true) continue;
+    const serverUri = value(tree, iid, SecurityResource.ServerUri);
+    if (typeof serverUri === 'string' && hostPort(serverUri) === target) return accountOf(tree, iid);
+  }
+  return undefined;
+}
+
+function hostPort(uri: string): string | undefined {
+  try {
+    const url = new URL(uri);
+    // WHATWG URL knows no default port for coaps: (RFC 7252 §6.2: 5684).
+    return `${url.hostname.toLowerCase()}:${url.port || (url.protocol === 'coap:' ? '5683' : '5684')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function accountOf(tree: ObjectTree, iid: number): SecurityAccount {
   const bytes = (rid: number): Uint8Array => {
     const v = value(tree, iid, rid);
     return v instanceof Uint8Array ? v : new Uint8Array(0);
