@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ModelRegistry, Lwm2mError, type ResourceNode } from '../../lwm2m/index.js';
-import type { EnablerHost } from '../object.js';
+import { timerHost as host } from '../test-host.js';
 import { FirmwareObject, FirmwareResource } from './firmware.js';
 import { FirmwareState, UpdateResult } from './firmware-state.js';
 import {
@@ -47,17 +47,6 @@ class ScriptedUpdater implements FirmwareUpdater {
   }
 }
 
-const host: EnablerHost = {
-  fireChange: () => undefined,
-  instancesChanged: () => undefined,
-  wallNow: () => 0,
-  random: () => 0,
-  schedule: (ms, fn) => {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-  trigger: () => undefined,
-};
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
 const uri = (value: string): ResourceNode => ({ kind: 'singleResource', id: 1, value: { type: 'string', value } });
