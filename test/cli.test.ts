@@ -104,7 +104,7 @@ test('warden server and warden client: register, serve the API, de-register on S
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--bootstraps-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--models', registryDir], {
+  const server = spawn(process.execPath, [MAIN, 'server', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--bootstraps-port', '0', '--coap-host', '127.0.0.1', '--api-port', '0', '--firmware-http-port', '0', '--models', registryDir], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WARDEN_API_TOKEN: '' },
   });
   children.push(server);
@@ -138,7 +138,7 @@ test('warden demo starts the server with simulated devices, one of them over DTL
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const demo = spawn(process.execPath, [MAIN, 'demo', '--devices', '3', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--no-bootstrap', '--coap-host', '127.0.0.1', '--api-port', '0', '--api-token', 'demo-token-123'], {
+  const demo = spawn(process.execPath, [MAIN, 'demo', '--devices', '3', '--data', dir, '--coap-port', '0', '--coaps-port', '0', '--no-bootstrap', '--coap-host', '127.0.0.1', '--api-port', '0', '--firmware-http-port', '0', '--api-token', 'demo-token-123'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(demo);

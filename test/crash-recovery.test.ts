@@ -34,7 +34,7 @@ function startServer(dir: string, ports?: Ports): Promise<{ child: ChildProcess;
   const child = spawn(process.execPath, [
     MAIN, 'server', '--data', dir, '--coap-host', '127.0.0.1', '--models', registryDir, '--log-level', 'info',
     '--coap-port', String(ports?.coapPort ?? 0), '--coaps-port', String(ports?.coapsPort ?? 0),
-    '--bootstrap-port', '0', '--bootstraps-port', String(ports?.bootstrapsPort ?? 0), '--api-port', apiPort,
+    '--bootstrap-port', '0', '--bootstraps-port', String(ports?.bootstrapsPort ?? 0), '--api-port', apiPort, '--no-firmware-http',
   ], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WARDEN_API_TOKEN: TOKEN, WARDEN_KEYSTORE_PASS: PASS } });
   return new Promise((resolve, reject) => {
     let partial = '';

@@ -11,6 +11,8 @@ import { securityRoutes } from './security.js';
 import { bootstrapRoutes, type BootstrapApiHost } from './bootstrap.js';
 import { credentialsRoutes, type CredentialsApiOptions } from './credentials.js';
 import { certificatesRoutes, type CertificatesApiOptions } from './certificates.js';
+import { campaignsRoutes, type CampaignHost } from './campaigns.js';
+import { firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
 import type { SecurityStore } from '../store/index.js';
 
 export { ApiError, toApiError } from './api-error.js';
@@ -19,6 +21,8 @@ export { statusName, deviceResponseToJson, linksToJson, type DeviceResponseJson,
 export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson } from './events.js';
 export * from './node-json.js';
 export { registrationToJson, type RegistrationJson } from './registration-json.js';
+export { firmwareApiError, firmwarePackageToJson, firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
+export { campaignRequestFromJson, campaignsRoutes, type CampaignHost } from './campaigns.js';
 export { certificateToJson, type CertificateHost, type CertificateJson, type CertificatesApiOptions, type RevokeJson } from './certificates.js';
 
 /** Request bodies above 1 MiB are refused with 413. */
@@ -40,6 +44,10 @@ export interface ApiOptions {
   credentials?: CredentialsApiOptions;
   /** The device CA and the audit log: serves /api/certificates (list, revoke) when given. */
   certificates?: CertificatesApiOptions;
+  /** Firmware campaigns: serves /api/campaigns when given. */
+  campaigns?: CampaignHost;
+  /** The firmware repository: serves /api/firmware (upload, list, show, remove) when given. */
+  firmware?: FirmwareApiOptions;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -123,5 +131,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
   if (opts.credentials) credentialsRoutes(app, opts.credentials);
   if (opts.certificates) certificatesRoutes(app, opts.certificates);
+  if (opts.campaigns) campaignsRoutes(app, { campaigns: opts.campaigns });
+  if (opts.firmware) firmwareRoutes(app, opts.firmware);
   return app;
 }

@@ -8,6 +8,7 @@ import { RotationManager } from '../bootstrap/index.js';
 import { SimulatedFleet } from '../bootstrap/rotation-sim.js';
 import { CertificateAuthority, createCsr } from '../keys/index.js';
 import { AuditLog, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
+import { tokenFile } from './test-token.js';
 import {
   credentialsCertificates,
   credentialsRevoke,
@@ -53,7 +54,7 @@ describe('warden credentials', () => {
   it('rotate starts a campaign through the API; status shows per-device states and failures', async () => {
     const w = await warden();
     try {
-      const flags = { api: w.url, apiToken: TOKEN, data: '/nonexistent' };
+      const flags = { api: w.url, tokenFile: tokenFile(TOKEN), data: '/nonexistent' };
       const o = io();
       const id = await credentialsRotate({ ...flags, all: true, concurrency: '2' }, o);
       assert.match(o.lines[0]!, new RegExp(`^rotation ${id} started \\(all\\)`));
@@ -68,7 +69,7 @@ describe('warden credentials', () => {
       assert.match(l.lines[0]!, new RegExp(`^${id}\tfinished\tall`));
       await assert.rejects(credentialsRotate({ ...flags, all: true, endpoint: 'd1' }, io()), /exactly one/);
       await assert.rejects(credentialsRotate({ ...flags, group: 'g' }, io()), /404/);
-      await assert.rejects(credentialsStatus({ ...flags, apiToken: 'wrong' }, io()), /401/);
+      await assert.rejects(credentialsStatus({ ...flags, tokenFile: tokenFile('wrong') }, io()), /401/);
     } finally {
       await w.close();
     }
@@ -98,7 +99,7 @@ describe('warden credentials', () => {
     const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, certificates: { ca, audit } });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const flags = { api: url, apiToken: TOKEN, data: '/nonexistent' };
+      const flags = { api: url, tokenFile: tokenFile(TOKEN), data: '/nonexistent' };
       const t = io();
       await credentialsCertificates(flags, t);
       assert.match(t.lines[0]!, /^SERIAL +ENDPOINT +ISSUED +NOT AFTER +REVOKED$/);
@@ -124,7 +125,7 @@ describe('warden credentials', () => {
       await assert.rejects(credentialsRevoke({ ...flags, endpoint: 'd1' }, io()), /404/);
       await assert.rejects(credentialsRevoke({ ...flags, endpoint: 'd1', serial: a }, io()), /exactly one/);
       await assert.rejects(credentialsRevoke(flags, io()), /exactly one/);
-      await assert.rejects(credentialsCertificates({ ...flags, apiToken: 'wrong' }, io()), /401/);
+      await assert.rejects(credentialsCertificates({ ...flags, tokenFile: tokenFile('wrong') }, io()), /401/);
       const none = io();
       await credentialsCertificates({ ...flags, endpoint: 'nobody' }, none);
       assert.deepEqual(none.lines, ['no certificates']);

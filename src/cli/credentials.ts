@@ -3,10 +3,9 @@
  * `warden credentials audit`, `warden credentials certificates [--endpoint E]` and
  * `warden credentials revoke --serial S|--endpoint E`: talk to the running Warden's REST API, because a campaign is driven by the process that
  * holds the DM and bootstrap servers (their DTLS associations reach the devices). The token comes from
- * `--api-token`, WARDEN_API_TOKEN or DATA/api-token. Nothing printed holds key material (the API never returns any).
+ * WARDEN_API_TOKEN, `--token-file` or DATA/api-token (never argv). Nothing printed holds key material (the API never returns any).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cliApiToken } from './api-token.js';
 import type { Command } from 'commander';
 import type { CertificateJson } from '../api/certificates.js';
 
@@ -23,7 +22,7 @@ const processIo: CredentialsCliIo = {
 export interface ApiFlags {
   /** Base URL of the REST API, e.g. http://127.0.0.1:8080. */
   api: string;
-  apiToken?: string;
+  tokenFile?: string;
   data: string;
 }
 
@@ -35,18 +34,11 @@ export interface RotateFlags extends ApiFlags {
   maxAttempts?: string;
 }
 
-function token(flags: ApiFlags): string {
-  if (flags.apiToken) return flags.apiToken;
-  if (process.env.WARDEN_API_TOKEN) return process.env.WARDEN_API_TOKEN;
-  const file = join(flags.data, 'api-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  throw new Error(`no API token: give --api-token, set WARDEN_API_TOKEN, or run where ${file} exists`);
-}
 
 async function api(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(new URL(path, flags.api), {
     method,
-    headers: { authorization: `Bearer ${token(flags)}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: { authorization: `Bearer ${cliApiToken(flags)}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -158,7 +150,7 @@ export function registerCredentialsCommands(program: Command, io: CredentialsCli
   const common = (c: Command) =>
     c
       .option('--api <url>', 'REST API of the running Warden', 'http://127.0.0.1:8080')
-      .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
+      .option('--token-file <file>', 'file holding the admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
       .option('--data <dir>', 'data directory', './data');
   common(
     cmd

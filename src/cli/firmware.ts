@@ -1,9 +1,13 @@
 /**
  * `warden firmware keygen|sign|verify|inspect|delta|apply`: signing keys in PEM files, signed firmware packages (a COSE_Sign1
  * manifest followed by the image or a patch), and their verification as a device would do it.
+ * `warden firmware upload|list|show|rm`: the running Warden's package repository, through its REST API; the admin token
+ * comes from WARDEN_API_TOKEN, `--token-file` or DATA/api-token, never from the command line (argv is visible to
+ * every user of the host).
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createReadStream, openSync, readFileSync, readSync, writeFileSync, closeSync, createWriteStream } from 'node:fs';
+import { cliApiToken, type ApiTokenFlags } from './api-token.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   createInPlacePatch,
@@ -22,6 +26,8 @@ import {
   ALG_ES256,
   type Manifest,
 } from '../firmware/index.js';
+import type { FirmwarePackage } from '../firmware/index.js';
+import { formatTable } from './credentials.js';
 import { readPrivateKey } from './pem.js';
 
 /** Where the commands write; injectable for tests. */
@@ -168,12 +174,97 @@ export async function firmwareApply(oldFile: string, patchFile: string, flags: {
   io.out(`${flags.output}: written and its SHA-256 checked`);
 }
 
+/** How the repository commands reach the API. */
+export interface FirmwareApiFlags extends ApiTokenFlags {
+  /** Base URL of the REST API, e.g. http://127.0.0.1:8080. */
+  api: string;
+}
+
+
+async function firmwareApi(flags: FirmwareApiFlags, method: string, path: string, body?: Uint8Array): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(new URL(path, flags.api), {
+    method,
+    headers: { authorization: `Bearer ${cliApiToken(flags)}`, ...(body ? { 'content-type': 'application/octet-stream' } : {}) },
+    ...(body ? { body: new Uint8Array(body) } : {}),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) throw new Error(`${method} ${path.split('?')[0]}: ${res.status} ${(json as { message?: string } | undefined)?.message ?? res.statusText}`);
+  return { status: res.status, json };
+}
+
+const ID_PREFIX_RE = /^[0-9a-f]{4,64}$/;
+
+/** A full package id from an id or a unique prefix of one (at least 4 hex digits). */
+async function resolvePackageId(flags: FirmwareApiFlags, id: string): Promise<string> {
+  const want = id.toLowerCase();
+  if (!ID_PREFIX_RE.test(want)) throw new Error(`"${id}" is not a package id (hex, at least 4 digits)`);
+  if (want.length === 64) return want;
+  const all = (await firmwareApi(flags, 'GET', '/api/firmware')).json as FirmwarePackage[];
+  const found = all.filter((p) => p.id.startsWith(want));
+  if (found.length === 0) throw new Error(`no firmware package ${id}`);
+  if (found.length > 1) throw new Error(`${id} is ambiguous: ${found.map((p) => p.id.slice(0, 16)).join(', ')}`);
+  return found[0]!.id;
+}
+
+type PackageJson = Omit<FirmwarePackage, 'uploadedAt'> & { uploadedAt: string };
+
+/** `warden firmware upload`: stores a package in the server's repository; prints and returns its record. */
+export async function firmwareUpload(pkgPath: string, flags: FirmwareApiFlags & { name?: string; notes?: string }, io: FirmwareCliIo = processIo): Promise<PackageJson> {
+  const data = readFileSync(pkgPath);
+  const q = new URLSearchParams();
+  if (flags.name !== undefined) q.set('name', flags.name);
+  if (flags.notes !== undefined) q.set('notes', flags.notes);
+  const query = q.size ? `?${q.toString()}` : '';
+  const { status, json } = await firmwareApi(flags, 'POST', `/api/firmware${query}`, data);
+  const p = json as PackageJson;
+  io.out(`${status === 201 ? 'stored' : 'already stored'} ${p.id}: ${p.kind} ${p.version}, sequence ${p.sequence}, ${p.packageSize} bytes`);
+  return p;
+}
+
+/** `warden firmware list`: the repository's packages as a table (or JSON). */
+export async function firmwareList(flags: FirmwareApiFlags & { vendor?: string; class?: string; version?: string; json?: boolean }, io: FirmwareCliIo = processIo): Promise<PackageJson[]> {
+  const q = new URLSearchParams();
+  for (const k of ['vendor', 'class', 'version'] as const) if (flags[k] !== undefined) q.set(k, flags[k]!);
+  const list = (await firmwareApi(flags, 'GET', `/api/firmware${q.size ? `?${q.toString()}` : ''}`)).json as PackageJson[];
+  if (flags.json) {
+    io.out(JSON.stringify(list, null, 2));
+    return list;
+  }
+  if (list.length === 0) {
+    io.out('no firmware packages');
+    return list;
+  }
+  const rows = [['ID', 'VERSION', 'SEQUENCE', 'KIND', 'BYTES', 'UPLOADED', 'NAME']];
+  for (const p of list) rows.push([p.id.slice(0, 16), p.version, String(p.sequence), p.kind, String(p.packageSize), p.uploadedAt.replace(/\.\d{3}Z$/, 'Z'), p.name ?? '']);
+  for (const line of formatTable(rows)) io.out(line);
+  return list;
+}
+
+/** `warden firmware show <id>`: one package with its manifest, as JSON. */
+export async function firmwareShow(id: string, flags: FirmwareApiFlags, io: FirmwareCliIo = processIo): Promise<void> {
+  const full = await resolvePackageId(flags, id);
+  io.out(JSON.stringify((await firmwareApi(flags, 'GET', `/api/firmware/${full}`)).json, null, 2));
+}
+
+/** `warden firmware rm <id>`: removes a package (refused while a campaign uses it). */
+export async function firmwareRemove(id: string, flags: FirmwareApiFlags, io: FirmwareCliIo = processIo): Promise<void> {
+  const full = await resolvePackageId(flags, id);
+  await firmwareApi(flags, 'DELETE', `/api/firmware/${full}`);
+  io.out(`removed ${full}`);
+}
+
 /** Adds `warden firmware ...` to the program. */
 export function registerFirmwareCommands(program: Command): void {
   // `sign --version V` is the issue's flag; without positional options the root program's own --version (which
   // prints the program version) would take it wherever it appears. Root options now go before the subcommand only.
   program.enablePositionalOptions();
-  const fw = program.command('firmware').description('signed firmware packages: keys, signing, verification');
+  const fw = program.command('firmware').description('signed firmware packages: keys, signing, verification, the server\'s repository');
   fw.command('keygen')
     .description('generate a signing key (PKCS#8 PEM, 0600) and its public key beside it (<out>.pub.pem)')
     .addOption(new Option('--alg <alg>', 'signature algorithm').choices(['es256', 'ed25519']).default('es256'))
@@ -218,4 +309,30 @@ export function registerFirmwareCommands(program: Command): void {
     .argument('<patch>', 'patch file')
     .requiredOption('-o, --output <file>', 'new image to write')
     .action((oldFile: string, patchFile: string, flags: { output: string }) => firmwareApply(oldFile, patchFile, flags));
+  const api = (c: Command) =>
+    c
+      .option('--api <url>', 'REST API of the running Warden', 'http://127.0.0.1:8080')
+      .option('--token-file <file>', 'file holding the admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
+      .option('--data <dir>', 'data directory', './data');
+  api(fw.command('upload'))
+    .description('store a signed package in the server\'s repository (it must verify against a trusted firmware key)')
+    .argument('<package>', 'package file')
+    .option('--name <text>', 'a name to show in listings')
+    .option('--notes <text>', 'free text kept with the package')
+    .action(async (pkg: string, flags: FirmwareApiFlags & { name?: string; notes?: string }) => void (await firmwareUpload(pkg, flags)));
+  api(fw.command('list'))
+    .description('packages in the server\'s repository')
+    .option('--vendor <name|uuid>', 'vendor domain name or vendor ID')
+    .option('--class <name|uuid>', 'device class name (with --vendor) or class ID')
+    .option('--version <text>', 'exact version')
+    .option('--json', 'print JSON with full ids')
+    .action(async (flags: FirmwareApiFlags & { vendor?: string; class?: string; version?: string; json?: boolean }) => void (await firmwareList(flags)));
+  api(fw.command('show'))
+    .description('one package of the repository with its manifest (JSON)')
+    .argument('<id>', 'package id or a unique prefix of it')
+    .action((id: string, flags: FirmwareApiFlags) => firmwareShow(id, flags));
+  api(fw.command('rm'))
+    .description('remove a package from the repository (refused while a campaign uses it)')
+    .argument('<id>', 'package id or a unique prefix of it')
+    .action((id: string, flags: FirmwareApiFlags) => firmwareRemove(id, flags));
 }

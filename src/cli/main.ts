@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Lwm2mClient, type ClientSecurity } from '../client/index.js';
 import { createLogger } from '../log.js';
 import { clientSecurityFromFlags, type ClientSecurityFlags } from './client-security.js';
+import { registerCampaignCommands } from './campaign.js';
 import { registerCredentialsCommands } from './credentials.js';
 import { registerFirmwareCommands } from './firmware.js';
 import { registerKeysCommands } from './keys.js';
@@ -45,6 +46,16 @@ interface ServerFlags {
   apiToken?: string;
   models?: string;
   logLevel: string;
+  firmwareKey?: string[];
+  firmwareHttpPort: number;
+  firmwareHttp: boolean;
+  firmwareHttpCert?: string;
+  firmwareHttpKey?: string;
+  publicHost?: string;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 function serverOptions(cmd: Command): Command {
@@ -68,6 +79,12 @@ function serverOptions(cmd: Command): Command {
     .option('--api-host <host>', 'REST API listen address', '127.0.0.1')
     .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else generated into the data directory)')
     .option('--models <dir>', 'folder of extra LwM2M object definitions (DDF XML)')
+    .option('--firmware-key <file>', 'trusted firmware signing public key (PEM or DER); repeat for several; DATA/firmware-keys/*.pem are added', collect)
+    .option('--firmware-http-port <port>', 'HTTP(S) port devices download firmware packages from (on --coap-host)', port, 8081)
+    .option('--no-firmware-http', 'no HTTP(S) firmware download listener')
+    .option('--firmware-http-cert <file>', 'certificate chain (PEM) for the firmware download listener: it speaks HTTPS')
+    .option('--firmware-http-key <file>', 'private key (PEM) for --firmware-http-cert')
+    .option('--public-host <host>', 'host name devices reach this server by, in firmware Package URIs (default: the --dm-uri host, else --coap-host unless 0.0.0.0, else 127.0.0.1)')
     .option('--log-level <level>', 'debug, info, warn or error', 'info');
 }
 
@@ -82,6 +99,11 @@ function onSignals(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+function firmwareHttpTls(flags: ServerFlags): { certFile: string; keyFile: string } | undefined {
+  if ((flags.firmwareHttpCert === undefined) !== (flags.firmwareHttpKey === undefined)) throw new Error('--firmware-http-cert and --firmware-http-key go together');
+  return flags.firmwareHttpCert && flags.firmwareHttpKey ? { certFile: flags.firmwareHttpCert, keyFile: flags.firmwareHttpKey } : undefined;
+}
+
 async function runServer(flags: ServerFlags, devices: number): Promise<void> {
   const logger = createLogger(flags.logLevel);
   const warden = await startWarden({
@@ -92,6 +114,12 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
     dmServerUri: flags.dmUri,
     coapHost: flags.coapHost, apiPort: flags.apiPort,
     apiHost: flags.apiHost, apiToken: flags.apiToken, modelsDir: flags.models, logger,
+    firmware: {
+      trustedKeyFiles: flags.firmwareKey,
+      httpPort: flags.firmwareHttp ? flags.firmwareHttpPort : undefined,
+      httpTls: firmwareHttpTls(flags),
+      publicHost: flags.publicHost,
+    },
   });
   const clients: Lwm2mClient[] = [];
   for (let i = 1; i <= devices; i++) {
@@ -186,6 +214,7 @@ registerKeysCommands(program);
 registerCredentialsCommands(program);
 registerSimulateCommand(program);
 registerFirmwareCommands(program);
+registerCampaignCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);

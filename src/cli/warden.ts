@@ -1,9 +1,10 @@
 /** Wires the layers into a running Warden: store, model, LwM2M server and the REST API. */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createApi } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
+import { FirmwareCampaignManager, lwm2mCampaignDriver, type CampaignPackages, FirmwareHttpServer, FirmwareRepository, firmwareCoapRoute, packageSchemes, packageUri, type PackageScheme, type PackageUriConfig } from '../firmware/index.js';
 import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
 import { UdpTransport, type CoapEndpointOptions, type PeerAddress } from '../coap/index.js';
 import { CipherSuite, DEFAULT_SERVER_SUITES, DtlsServer, type HandshakeEvent, type PeerCredential } from '../dtls/index.js';
@@ -42,6 +43,26 @@ export interface WardenOptions {
   logger: Logger;
   /** Transmission parameters of the LwM2M server's CoAP endpoints (RFC 7252 §4.8; tests over lossy links). */
   coap?: Omit<CoapEndpointOptions, 'logger'>;
+  /** The firmware repository and package delivery. */
+  firmware?: FirmwareServeOptions;
+  /** Packages firmware campaigns roll out (the firmware repository); without it no campaign can be created. */
+  campaignPackages?: CampaignPackages;
+  /** Options of the campaign driver (tests: short polls). */
+  campaignDriver?: { requestTimeout?: number; queueTimeout?: number; pollInterval?: number };
+}
+
+/** Firmware packages: who may sign them, and where devices download them. */
+export interface FirmwareServeOptions {
+  /** Public keys (PEM or DER SPKI) whose signatures uploads must carry; `*.pem` in `<data>/firmware-keys/` are added. */
+  trustedKeyFiles?: string[];
+  /** Port of the HTTP(S) download listener (on `coapHost`, the device-facing address); undefined: no listener. */
+  httpPort?: number;
+  /** The listener speaks HTTPS with this certificate chain and key (PEM files). */
+  httpTls?: { certFile: string; keyFile: string };
+  /** Host devices reach this server by, in Package URIs (default: the DM server URI's host, else `coapHost` unless a wildcard, else 127.0.0.1). */
+  publicHost?: string;
+  /** True while a campaign needs the package (removal is refused). */
+  inUse?: (id: string) => boolean;
 }
 
 /** Files for the DTLS server's own credentials and the trust it places in device certificates. */
@@ -70,6 +91,12 @@ export interface Warden {
   bootstrapPort?: number;
   bootstrapsPort?: number;
   security: SecurityStore;
+  campaigns: FirmwareCampaignManager;
+  firmware: FirmwareRepository;
+  /** Bound port of the HTTP(S) download listener, if one runs. */
+  firmwareHttpPort?: number;
+  /** The URI devices pull a stored package from over `scheme` (throws for a scheme not served). */
+  packageUri(id: string, scheme: PackageScheme): string;
   close(): Promise<void>;
 }
 
@@ -101,6 +128,13 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
   }
   if (!transport && !dtls) throw new Error('nothing to listen on: give a CoAP or a CoAPs port');
+  const firmware = new FirmwareRepository({
+    dataDir: o.dataDir, store, trustedKeys: trustedFirmwareKeys(o),
+    // Called only once the API serves, after `campaigns` exists.
+    inUse: (id: string): boolean => campaigns.usesPackage(id) || (o.firmware?.inUse?.(id) ?? false),
+  });
+  // Plain CoAP serves packages exactly when Warden accepts NoSec devices, i.e. has a plain listener (see FirmwareCoapRouteOptions).
+  const firmwareRoute = firmwareCoapRoute({ repository: firmware, allowPlain: transport !== undefined, logger: o.logger.child({ layer: 'firmware' }) });
   const est = estHandler({
     ca, security, logger: o.logger.child({ layer: 'est' }),
     onIssued: (c, operation) => audit.record({ endpoint: c.endpoint, kind: operation === 'sen' ? 'created' : 'rotated', actor: 'est', detail: { serial: c.serial } }),
@@ -108,7 +142,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   server = await Lwm2mServer.start({
     model, store, transport, secureTransport: dtls,
     authorize: securityAuthorizer(security, (endpoint) => ca.hasActiveCertificate(endpoint)),
-    routes: (req, secure) => (secure ? est(req) : undefined),
+    routes: (req, secure) => (secure ? est(req) : undefined) ?? firmwareRoute(req, secure),
     logger: o.logger.child({ layer: 'server' }),
     ...(o.coap ? { coap: o.coap } : {}),
   });
@@ -125,8 +159,30 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   };
   server.on('registered', provePendingKey);
   server.on('updated', provePendingKey);
+  const firmwareHttp = o.firmware?.httpPort !== undefined
+    ? await FirmwareHttpServer.listen({
+        repository: firmware, port: o.firmware.httpPort, host: o.coapHost, logger: o.logger.child({ layer: 'firmware-http' }),
+        ...(o.firmware.httpTls ? { tls: { cert: readFileSync(o.firmware.httpTls.certFile), key: readFileSync(o.firmware.httpTls.keyFile) } } : {}),
+      })
+    : undefined;
+  const uriConfig: PackageUriConfig = {
+    host: o.firmware?.publicHost ?? publicHostOf(o),
+    coapPort: transport?.address().port,
+    coapsPort: dtls?.address().port,
+    httpPort: firmwareHttp && !firmwareHttp.secure ? firmwareHttp.port : undefined,
+    httpsPort: firmwareHttp?.secure ? firmwareHttp.port : undefined,
+  };
   const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit, ca, dtls && spkiOf(dtlsKey!));
   const closeOpenedBy = (certs: readonly IssuedCertificate[]) => (dtls && certs.length ? dtls.closeWhere(openedBy(certs)) : { associations: 0, sessions: 0 });
+  // Device groups are the bootstrap server's groups (explicit endpoints, or an endpoint prefix over known devices).
+  const resolveGroup = (name: string): string[] | undefined => {
+    const group = boot?.server.configs.getGroup(name);
+    if (!group) return undefined;
+    if (group.endpoints) return group.endpoints;
+    const prefix = group.endpointPrefix ?? '';
+    const known = new Set([...security.list({ limit: 10_000_000 }).map((i) => i.endpoint), ...server!.listRegistrations({ limit: Number.MAX_SAFE_INTEGER }).map((r) => r.endpoint)]);
+    return [...known].filter((ep) => ep.startsWith(prefix));
+  };
   const rotation = new RotationManager({
     store, security, audit,
     driver: lwm2mRotationDriver(server, {
@@ -147,20 +203,35 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
         return old.map((c) => c.serial);
       },
     },
-    resolveGroup: (name) => {
-      const group = boot?.server.configs.getGroup(name);
-      if (!group) return undefined;
-      if (group.endpoints) return group.endpoints;
-      const prefix = group.endpointPrefix ?? '';
-      return security.list({ limit: 10_000_000 }).map((i) => i.endpoint).filter((ep) => ep.startsWith(prefix));
-    },
+    resolveGroup,
   });
   // A campaign interrupted by a crash or an upgrade carries on where it stopped.
   const resumed = rotation.resume();
   if (resumed.length) o.logger.info({ campaigns: resumed }, 'rotation campaigns resumed');
+  const campaigns: FirmwareCampaignManager = new FirmwareCampaignManager({
+    store,
+    packages: o.campaignPackages ?? {
+      get: (id) => firmware.get(id),
+      uri: (id, scheme) => packageUri(uriConfig, id, scheme as PackageScheme),
+      content: async (id) => {
+        const data = await firmware.open(id);
+        if (!data) throw new Error(`no package ${id}`);
+        return data;
+      },
+    },
+    driver: lwm2mCampaignDriver(server, o.campaignDriver ?? {}),
+    resolveGroup,
+  });
+  const resumedCampaigns = campaigns.resume();
+  if (resumedCampaigns.length) o.logger.info({ campaigns: resumedCampaigns }, 'firmware campaigns resumed');
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
   const api = await createApi({
-    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit },
+    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns,
+    firmware: {
+      repository: firmware,
+      uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),
+      logger: o.logger.child({ layer: 'firmware' }),
+    },
     certificates: {
       ca, audit,
       // The CRL stops new handshakes; associations (and resumable sessions) the certificates opened end here.
@@ -180,6 +251,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   const coapsPort = dtls?.address().port;
   o.logger.info({
     coapPort, coapsPort, bootstrapPort: boot?.port, bootstrapsPort: boot?.securePort, host: o.coapHost, api: apiUrl, apiToken: origin,
+    firmwareHttp: firmwareHttp && `${firmwareHttp.secure ? 'https' : 'http'}://${uriConfig.host}:${firmwareHttp.port}`,
   }, 'Warden server started');
   return {
     server,
@@ -193,9 +265,15 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     bootstrapPort: boot?.port,
     bootstrapsPort: boot?.securePort,
     security,
+    campaigns,
+    firmware,
+    firmwareHttpPort: firmwareHttp?.port,
+    packageUri: (id, scheme) => packageUri(uriConfig, id, scheme),
     async close() {
       await api.close();
+      await firmwareHttp?.close();
       rotation.close();
+      await campaigns.close();
       await boot?.server.close();
       await boot?.keyStore?.close();
       // Saved, and closed without close_notify, so devices keep their sessions across an upgrade.
@@ -207,6 +285,24 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
       store.close();
     },
   };
+}
+
+/** The firmware signing keys uploads are checked against: the given files and `<data>/firmware-keys/*.pem`. */
+function trustedFirmwareKeys(o: WardenOptions): KeyObject[] {
+  const dir = join(o.dataDir, 'firmware-keys');
+  const files = [...(o.firmware?.trustedKeyFiles ?? []), ...(existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.pem')).sort().map((f) => join(dir, f)) : [])];
+  const keys = files.map((f) => {
+    const bytes = readFileSync(f);
+    return bytes.includes('-----BEGIN') ? createPublicKey(bytes) : createPublicKey({ key: bytes, format: 'der', type: 'spki' });
+  });
+  if (keys.length === 0) o.logger.warn('no trusted firmware keys (--firmware-key, or PEM files in DATA/firmware-keys): every upload is refused');
+  return keys;
+}
+
+/** The host in Package URIs when none is configured: where devices already reach this server. */
+function publicHostOf(o: WardenOptions): string {
+  if (o.dmServerUri) return new URL(o.dmServerUri).hostname.replace(/^\[|\]$/g, '');
+  return o.coapHost === '0.0.0.0' || o.coapHost === '::' ? '127.0.0.1' : o.coapHost;
 }
 
 /**

@@ -33,3 +33,20 @@ export { createPatch, type CreatePatchOptions } from './delta-encode.js';
 export { PatchApplier, applyPatch, applyPatchSync, type PatchTarget } from './delta-apply.js';
 export { parseDeltaHeader, DELTA_MAGIC, DELTA_VERSION, DELTA_HEADER_LENGTH, BATCH_BUFFER, type DeltaHeader } from './delta-format.js';
 export { createInPlacePatch, applyInPlace, parseInPlaceLayout, inPlaceWriteOrder, type InPlaceLayout, type InPlaceSegment, type InPlaceFlash } from './delta-inplace.js';
+export {
+  checkPackage,
+  FirmwareRepository,
+  FirmwareRepositoryError,
+  isPackageId,
+  MAX_PACKAGE_SIZE,
+  resolveTargetIds,
+  type FirmwareFilter,
+  type FirmwarePackage,
+  type FirmwareRepositoryErrorCode,
+  type FirmwareRepositoryOptions,
+} from './repository.js';
+export { FIRMWARE_PATH, firmwareCoapRoute, packageEtag, type FirmwareCoapRouteOptions } from './coap-route.js';
+export { FirmwareHttpServer, httpEtag, parseRange, type ByteRange, type FirmwareHttpOptions } from './http-download.js';
+export { packageSchemes, packageUri, type PackageScheme, type PackageUriConfig } from './package-uri.js';
+export * from './campaign.js';
+export { lwm2mCampaignDriver, registrationAttributes, type Lwm2mCampaignDriverOptions } from './campaign-driver.js';

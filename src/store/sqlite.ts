@@ -72,6 +72,67 @@ CREATE TABLE IF NOT EXISTS setting (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fw_campaign (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  package_id TEXT NOT NULL,
+  package_version TEXT NOT NULL,
+  target TEXT NOT NULL,
+  settings TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('created', 'running', 'paused', 'finished', 'cancelled')),
+  current_wave INTEGER NOT NULL DEFAULT 0,
+  approved_wave INTEGER NOT NULL DEFAULT -1,
+  error_base_failed INTEGER NOT NULL DEFAULT 0,
+  error_base_finished INTEGER NOT NULL DEFAULT 0,
+  pause_reason TEXT,
+  package_uri TEXT,
+  actor TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fw_campaign_device (
+  campaign_id INTEGER NOT NULL REFERENCES fw_campaign(id),
+  endpoint TEXT NOT NULL,
+  wave INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'delivering', 'downloading', 'downloaded', 'updating', 'verifying', 'succeeded', 'failed', 'cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  step_at INTEGER NOT NULL DEFAULT 0,
+  update_result INTEGER,
+  last_error TEXT,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (campaign_id, endpoint)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fw_campaign_device_endpoint ON fw_campaign_device(endpoint, state);
+CREATE TABLE IF NOT EXISTS fw_campaign_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  campaign_id INTEGER NOT NULL,
+  endpoint TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS fw_campaign_history_device ON fw_campaign_history(campaign_id, endpoint);
+CREATE TABLE IF NOT EXISTS firmware_package (
+  id TEXT PRIMARY KEY,
+  vendor TEXT NOT NULL,
+  class TEXT NOT NULL,
+  version TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('image', 'delta')),
+  base_digest TEXT,
+  base_size INTEGER,
+  image_digest TEXT NOT NULL,
+  image_size INTEGER NOT NULL,
+  payload_size INTEGER NOT NULL,
+  package_size INTEGER NOT NULL,
+  key_id TEXT NOT NULL,
+  uploaded_at INTEGER NOT NULL,
+  name TEXT,
+  notes TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS firmware_package_target ON firmware_package(vendor, class, sequence);
 `;
 
 /** Opens (and creates) the database; `:memory:` works for tests. */
