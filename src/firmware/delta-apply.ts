@@ -1,6 +1,6 @@
 /**
  * The device side of a delta patch (format: delta-format.ts): a one-pass streaming applier with a bounded working
- * set (one batch buffer of BATCH_BUFFER bytes, 4 KiB old/new pieces, the Brotli decoder's 64 KiB
+ * set (one batch buffer of BATCH_BUFFER bytes, 4 KiB old/new pieces, the diff model, the Brotli decoder's 16 KiB
  * window), and a synchronous whole-buffer variant for tools and fuzzing.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -15,6 +15,7 @@ import {
   type BatchView,
   type DeltaHeader,
 } from './delta-format.js';
+import { DiffDecoder, DiffModel } from './delta-model.js';
 import { FirmwareError } from './error.js';
 
 /** Size of the old-image reads and new-image writes the applier makes. */
@@ -36,10 +37,9 @@ class Core {
   len = 0;
   readonly ctrl = new Float64Array(MAX_TRIPLES * 3);
   readonly view: BatchView = { count: 0, dataStart: 0, extraStart: 0, diffTotal: 0, extraTotal: 0, length: 0 };
-  /** Diff-run cursor within the current batch: next run byte, zero and literal bytes left in the current run. */
-  sp = 0;
-  zeroLeft = 0;
-  litLeft = 0;
+  /** The diff model (state carries over between batches) and the current batch's coded section. */
+  readonly model = new DiffModel();
+  readonly coder = new DiffDecoder();
   oldPos = 0;
   newPos = 0;
   ended = false;
@@ -86,44 +86,14 @@ class Core {
     return b;
   }
 
-  /** Starts the diff-run cursor of batch `b`. */
+  /** Starts decoding the coded diff section of batch `b`. */
   begin(b: BatchView): void {
-    this.sp = b.dataStart;
-    this.zeroLeft = 0;
-    this.litLeft = 0;
+    this.coder.begin(this.buf, b.dataStart, b.extraStart);
   }
 
-  /** Adds the next `n` diff bytes to `out[at..at+n)` (runs already validated by parseBatch). */
+  /** Adds the next `n` diff bytes to the old bytes in `out[at..at+n)`. */
   addDiff(out: Uint8Array, at: number, n: number): void {
-    const buf = this.buf;
-    const end = at + n;
-    while (at < end) {
-      if (this.zeroLeft > 0) {
-        const k = Math.min(this.zeroLeft, end - at);
-        at += k;
-        this.zeroLeft -= k;
-      } else if (this.litLeft > 0) {
-        const k = Math.min(this.litLeft, end - at);
-        for (let i = 0; i < k; i++) out[at + i] = out[at + i]! + buf[this.sp + i]!;
-        this.sp += k;
-        at += k;
-        this.litLeft -= k;
-      } else {
-        this.zeroLeft = this.varint();
-        this.litLeft = this.varint();
-      }
-    }
-  }
-
-  private varint(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const c = this.buf[this.sp++]!;
-      v += (c & 0x7f) * mul;
-      if ((c & 0x80) === 0) return v;
-      mul *= 128;
-    }
+    this.coder.addInto(this.model, out, at, n);
   }
 
   /** Drops the applied batch from the buffer. */
@@ -309,9 +279,9 @@ export function applyPatchSync(old: Uint8Array, patch: Uint8Array): Uint8Array {
   if (old.length !== header.oldSize || !equalBytes(createHash('sha256').update(old).digest(), header.oldSha256))
     throw new FirmwareError('WRONG_BASE', 'delta patch: old image SHA-256 differs from the patch base');
   // Only the first triple may write nothing, so a legal stream has at most newSize + 1 triples (15 bytes each),
-  // as many batches (5-byte counts), diff runs of at most 2 bytes per diff byte plus one per batch, extra bytes
+  // as many batches (5-byte count and coded length), coded sections of at most maxCoded(diff bytes), extra bytes
   // and the end batch.
-  const limit = (header.newSize + 2) * 24 + 64;
+  const limit = (header.newSize + 2) * 48 + 64;
   let stream: Uint8Array;
   try {
     stream = brotliDecompressSync(patch.subarray(DELTA_HEADER_LENGTH), { maxOutputLength: limit });

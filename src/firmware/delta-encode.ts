@@ -1,6 +1,7 @@
 /**
  * The delta encoder: bsdiff's matcher (C. Percival 2003) over an SA-IS suffix array of the old image, with
- * varint control triples cut into batches and one Brotli stream at quality 11 with a 64 KiB window
+ * varint control triples and range-coded diff bytes cut into batches, in one Brotli stream at quality 11 with a
+ * 16 KiB window
  * (format: delta-format.ts).
  */
 import { createHash } from 'node:crypto';
@@ -9,20 +10,23 @@ import {
   DELTA_HEADER_LENGTH,
   DELTA_LGWIN,
   encodeDeltaHeader,
-  MAX_BATCH_DATA,
+  MAX_BATCH_DIFF,
+  MAX_BATCH_EXTRA,
+  MAX_CODED,
   MAX_IMAGE_SIZE,
   MAX_TRIPLES,
   pushVarint,
   zigzag,
   type Triple,
 } from './delta-format.js';
+import { DiffModel, encodeDiff, RangeEncoder } from './delta-model.js';
 import { suffixArray } from './delta-suffix-array.js';
 
 /** Encoder options. */
 export interface CreatePatchOptions {
   /** Brotli quality 0..11 (default 11). */
   readonly quality?: number;
-  /** Brotli window log2 (default 16: the device's decoder holds 64 KiB). */
+  /** Brotli window log2 (default 14: the device's decoder holds 16 KiB). */
   readonly lgwin?: number;
 }
 
@@ -135,95 +139,119 @@ export function diffTriples(old: Uint8Array, neu: Uint8Array): Triple[] {
 }
 
 /**
- * Serialises triples into the decoded instruction stream: batches of at most MAX_TRIPLES triples and
- * MAX_BATCH_DATA diff + extra bytes (a triple that does not fit is split: its diff continues with seek 0),
- * then the end batch.
+ * Serialises triples into the decoded instruction stream: batches within MAX_TRIPLES, MAX_BATCH_DIFF,
+ * MAX_BATCH_EXTRA and MAX_CODED (a triple that does not fit is split: its diff continues with seek 0), then the end
+ * batch. The diff model starts fresh (one per stream).
  */
 export function encodeInstructions(old: Uint8Array, neu: Uint8Array, triples: readonly Triple[]): Uint8Array {
   const parts: Uint8Array[] = [];
-  let ctrl: number[] = [];
-  let count = 0;
-  let dataLen = 0;
+  let model = new DiffModel();
   let pending: [number, number, number][] = [];
+  let count = 0;
+  let diffLen = 0;
+  let extraLen = 0;
   let oldPos = 0;
   let newPos = 0;
-  const flush = (): void => {
-    if (count === 0) return;
-    ctrl = [];
-    pushVarint(ctrl, count);
-    for (const [d, e, z] of pending) {
+  let batchOld = 0;
+  let batchNew = 0;
+  // Writes one batch of `list` starting at old/new offsets (o0, n0); halves it while its coded section is too long.
+  const emit = (list: [number, number, number][], o0: number, n0: number): void => {
+    let dTotal = 0;
+    for (const [d] of list) dTotal += d;
+    const ob = new Uint8Array(dTotal);
+    const db = new Uint8Array(dTotal);
+    let dp = 0;
+    let op = o0;
+    let np = n0;
+    const extras: Uint8Array[] = [];
+    for (const [d, e, z] of list) {
+      ob.set(old.subarray(op, op + d), dp);
+      for (let i = 0; i < d; i++) db[dp + i] = (neu[np + i]! - old[op + i]!) & 0xff;
+      dp += d;
+      np += d;
+      extras.push(neu.subarray(np, np + e));
+      np += e;
+      op += d + z;
+    }
+    const m = model.clone();
+    const enc = new RangeEncoder();
+    encodeDiff(m, enc, ob, db, dTotal);
+    const coded = enc.finish();
+    if (coded.length > MAX_CODED) {
+      // split at half the diff bytes; the first half's last triple keeps no extra and no seek
+      const first: [number, number, number][] = [];
+      const second: [number, number, number][] = [];
+      let acc = 0;
+      for (const t of list) {
+        if (second.length > 0 || acc >= dTotal / 2) second.push(t);
+        else if (acc + t[0] <= dTotal / 2) {
+          first.push(t);
+          acc += t[0];
+        } else {
+          const k = Math.max(1, Math.floor(dTotal / 2) - acc);
+          first.push([k, 0, 0]);
+          second.push([t[0] - k, t[1], t[2]]);
+          acc += k;
+        }
+      }
+      let o1 = o0;
+      let n1 = n0;
+      for (const [d, e, z] of first) {
+        o1 += d + z;
+        n1 += d + e;
+      }
+      emit(first, o0, n0);
+      emit(second, o1, n1);
+      return;
+    }
+    model = m;
+    const ctrl: number[] = [];
+    pushVarint(ctrl, list.length);
+    for (const [d, e, z] of list) {
       pushVarint(ctrl, d);
       pushVarint(ctrl, e);
       pushVarint(ctrl, zigzag(z));
     }
-    // diff runs over every triple's diff bytes, then extra bytes of every triple (see delta-format.ts)
-    const diff = new Uint8Array(dataLen);
-    let dp = 0;
-    let op = batchOld;
-    let np = batchNew;
-    const extraAt: number[] = [];
-    for (const [d, e, z] of pending) {
-      for (let i = 0; i < d; i++) diff[dp++] = (neu[np + i]! - old[op + i]!) & 0xff;
-      np += d;
-      extraAt.push(np);
-      np += e;
-      op += d + z;
-    }
-    const runs: number[] = [];
-    for (let i = 0; i < dp; ) {
-      const z0 = i;
-      while (i < dp && diff[i] === 0) i++;
-      const l0 = i;
-      while (i < dp && diff[i] !== 0) i++;
-      pushVarint(runs, l0 - z0);
-      pushVarint(runs, i - l0);
-      for (let j = l0; j < i; j++) runs.push(diff[j]!);
-    }
-    const extra = new Uint8Array(dataLen - dp);
-    let xp = 0;
-    pending.forEach(([, e], i) => {
-      extra.set(neu.subarray(extraAt[i]!, extraAt[i]! + e), xp);
-      xp += e;
-    });
-    parts.push(Uint8Array.from(ctrl), Uint8Array.from(runs), extra);
+    pushVarint(ctrl, coded.length);
+    parts.push(Uint8Array.from(ctrl), coded, ...extras);
+  };
+  const flush = (): void => {
+    if (count > 0) emit(pending, batchOld, batchNew);
     pending = [];
     count = 0;
-    dataLen = 0;
+    diffLen = 0;
+    extraLen = 0;
     batchOld = oldPos;
     batchNew = newPos;
   };
-  let batchOld = 0;
-  let batchNew = 0;
+  const add = (d: number, e: number, z: number): void => {
+    pending.push([d, e, z]);
+    count++;
+    diffLen += d;
+    extraLen += e;
+    oldPos += d + z;
+    newPos += d + e;
+  };
   for (const t of triples) {
     let { diff, extra } = t;
     // split so each piece fits the batch's remaining room
     for (;;) {
-      if (count === MAX_TRIPLES || dataLen === MAX_BATCH_DATA) flush();
-      const room = MAX_BATCH_DATA - dataLen;
-      if (diff + extra <= room) {
-        pending.push([diff, extra, t.seek]);
-        count++;
-        dataLen += diff + extra;
-        oldPos += diff + t.seek;
-        newPos += diff + extra;
+      if (count === MAX_TRIPLES || diffLen === MAX_BATCH_DIFF || extraLen === MAX_BATCH_EXTRA) flush();
+      const dRoom = MAX_BATCH_DIFF - diffLen;
+      const eRoom = MAX_BATCH_EXTRA - extraLen;
+      if (diff <= dRoom && extra <= eRoom) {
+        add(diff, extra, t.seek);
         break;
       }
-      if (diff > 0) {
-        const d = Math.min(diff, room);
-        pending.push([d, 0, 0]);
-        count++;
-        dataLen += d;
-        oldPos += d;
-        newPos += d;
-        diff -= d;
+      if (diff > dRoom) {
+        add(dRoom, 0, 0);
+        diff -= dRoom;
       } else {
-        const e = Math.min(extra, room);
-        pending.push([0, e, 0]);
-        count++;
-        dataLen += e;
-        newPos += e;
-        extra -= e;
+        add(diff, eRoom, 0);
+        diff = 0;
+        extra -= eRoom;
       }
+      flush();
     }
   }
   flush();

@@ -1,43 +1,56 @@
 /**
- * The Warden delta patch format (version 1): bsdiff's control/diff/extra scheme (C. Percival, "Naive differences
- * of executable code", 2003) in a single Brotli stream (RFC 7932) with a 64 KiB window, decodable in one pass.
+ * The Warden delta patch format (version 2): bsdiff's control/diff/extra scheme (C. Percival, "Naive differences
+ * of executable code", 2003). Control triples and extra bytes travel in one Brotli stream (RFC 7932, 16 KiB window);
+ * the diff bytes inside it are range-coded with a context model (delta-model.ts), so the whole patch decodes in one
+ * pass with a fixed working set: Brotli window 16 KiB + one batch (BATCH_BUFFER, 11.8 KiB) + model (MODEL_BYTES,
+ * 25.7 KiB) + one 4 KiB old/new piece: 57.5 KiB.
  *
  * Header, 88 bytes, integers big-endian:
- *   0  magic "WDLT"            4  version u8 (1)        5  flags u8 (bit 0: in-place; others 0)   6  reserved u16 (0)
+ *   0  magic "WDLT"            4  version u8 (2)        5  flags u8 (bit 0: in-place; others 0)   6  reserved u16 (0)
  *   8  old size u64 (< 2^32)  16  old SHA-256 (32)     48  new size u64 (< 2^32)  56  new SHA-256 (32)
- * Then, to the end of the patch, one Brotli stream (lgwin 16) whose decoded bytes are a sequence of batches:
- *   batch   = count varint, count × (diffLen varint, extraLen varint, seek zigzag-varint), diff runs, extra bytes
- *   diff runs = (zeros varint, literals varint, literals × byte)... covering exactly the sum of diffLen bytes
- * with 1 <= count <= MAX_TRIPLES and the sum of all diffLen and extraLen in the batch <= MAX_BATCH_DATA; a batch
- * with count 0 ends the stream and nothing may follow it. The diff bytes of the batch's triples, concatenated, are
- * sent as runs of zero bytes (left out) and literal bytes; a run pair covers at least one byte. Each triple adds
- * diffLen bytes of old (from the old cursor) to its diffLen diff bytes (mod 256), appends extraLen extra bytes,
- * advances the old cursor by diffLen, then moves it by seek. Only the first triple of the stream may have
- * diffLen = extraLen = 0. Varints are LEB128, at most 5 bytes. A device buffers one encoded batch: at most
- * BATCH_BUFFER bytes (the encoder's runs take at most 2 × diffLen + 1 bytes).
+ * Then, to the end of the patch, one Brotli stream (lgwin 14) whose decoded bytes are a sequence of batches:
+ *   batch   = count varint, count × (diffLen varint, extraLen varint, seek zigzag-varint),
+ *             codedLen varint, codedLen bytes of range-coded diff bytes, extra bytes
+ * with 1 <= count <= MAX_TRIPLES, the batch's diffLen sum <= MAX_BATCH_DIFF, extraLen sum <= MAX_BATCH_EXTRA and
+ * codedLen <= min(MAX_CODED, maxCoded(diffLen sum)); a batch with count 0 ends the stream and nothing may follow it. The coded section decodes
+ * to exactly the sum of diffLen diff bytes (the model's state carries over from batch to batch; the coder restarts
+ * per batch). Each triple adds diffLen bytes of old (from the old cursor) to its diffLen diff bytes (mod 256),
+ * appends extraLen extra bytes, advances the old cursor by diffLen, then moves it by seek. Only the first triple of
+ * the stream may have diffLen = extraLen = 0. Varints are LEB128, at most 5 bytes.
  */
 import { FirmwareError } from './error.js';
 
 /** "WDLT". */
 export const DELTA_MAGIC = Uint8Array.of(0x57, 0x44, 0x4c, 0x54);
-/** The only format version. */
-export const DELTA_VERSION = 1;
+/** The format version. */
+export const DELTA_VERSION = 2;
 /** Header length in bytes. */
 export const DELTA_HEADER_LENGTH = 88;
 /** Flag bit: the patch was made for in-place application. */
 export const DELTA_FLAG_IN_PLACE = 1;
-/** Largest diff + extra payload of one batch. */
-export const MAX_BATCH_DATA = 24 * 1024;
+/** Largest sum of diffLen in one batch (diff bytes are decoded straight into the output, not buffered). */
+export const MAX_BATCH_DIFF = 1 << 20;
+/** Largest sum of extraLen in one batch. */
+export const MAX_BATCH_EXTRA = 4096;
+/** Largest range-coded diff section of one batch. */
+export const MAX_CODED = 4096;
+/**
+ * Longest coded section `n` diff bytes can need: 9 binary decisions a byte at most 11 bits each (probabilities are
+ * kept within [2^-11, 1 - 2^-11]), and the coder's flush.
+ */
+export function maxCoded(n: number): number {
+  return 13 * n + 8;
+}
 /** Most triples in one batch. */
-export const MAX_TRIPLES = 512;
+export const MAX_TRIPLES = 128;
 /** Largest control section of one batch: the count and MAX_TRIPLES triples of three 5-byte varints. */
 export const MAX_CONTROL = 5 + MAX_TRIPLES * 15;
-/** The decoder's batch buffer: control, diff runs (at most 2 × data + 1) and extra bytes. */
-export const BATCH_BUFFER = MAX_CONTROL + 2 * MAX_BATCH_DATA + 1;
+/** The decoder's batch buffer: control, coded length, coded diff section and extra bytes. */
+export const BATCH_BUFFER = MAX_CONTROL + 5 + MAX_CODED + MAX_BATCH_EXTRA;
 /** Largest image either side of a patch. */
 export const MAX_IMAGE_SIZE = 0xffffffff;
-/** Brotli window (log2) the encoder uses, so a decoder's ring buffer is 64 KiB. */
-export const DELTA_LGWIN = 16;
+/** Brotli window (log2) the encoder uses, so a decoder's ring buffer is 16 KiB. */
+export const DELTA_LGWIN = 14;
 
 /** The fixed part of a patch. */
 export interface DeltaHeader {
@@ -102,8 +115,9 @@ export function zigzag(v: number): number {
 }
 
 /**
- * A parsed batch inside a decode buffer: triples in `ctrl` (3 entries each), diff runs at `dataStart`, extra bytes
- * at `extraStart`. `length` is the batch's total length in the buffer; count 0 marks the end of the stream.
+ * A parsed batch inside a decode buffer: triples in `ctrl` (3 entries each), the coded diff section at
+ * [dataStart, extraStart), extra bytes at `extraStart`. `length` is the batch's total length in the buffer; count 0
+ * marks the end of the stream.
  */
 export interface BatchView {
   count: number;
@@ -152,24 +166,23 @@ export function parseBatch(buf: Uint8Array, len: number, ctrl: Float64Array, out
     const z = value;
     diffTotal += d;
     extraTotal += e;
-    if (diffTotal + extraTotal > MAX_BATCH_DATA) throw new FirmwareError('MALFORMED', 'delta patch: batch data over limit');
+    if (diffTotal > MAX_BATCH_DIFF || extraTotal > MAX_BATCH_EXTRA) throw new FirmwareError('MALFORMED', 'delta patch: batch data over limit');
     ctrl[i * 3] = d;
     ctrl[i * 3 + 1] = e;
     ctrl[i * 3 + 2] = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
-  const dataStart = p;
-  for (let covered = 0; covered < diffTotal; ) {
-    if (!varint()) return undefined;
-    const z = value;
-    if (!varint()) return undefined;
-    const l = value;
-    if (z + l === 0 || covered + z + l > diffTotal) throw new FirmwareError('MALFORMED', 'delta patch: bad diff run');
-    if (p + l > len) return undefined;
-    p += l;
-    covered += z + l;
+  if (count === 0) {
+    out.count = 0;
+    out.dataStart = out.extraStart = out.length = p;
+    out.diffTotal = out.extraTotal = 0;
+    return out;
   }
-  const extraStart = p;
-  const length = p + extraTotal;
+  if (!varint()) return undefined;
+  const coded = value;
+  if (coded > Math.min(MAX_CODED, maxCoded(diffTotal))) throw new FirmwareError('MALFORMED', `delta patch: coded diff section of ${coded} bytes for ${diffTotal} diff bytes`);
+  const dataStart = p;
+  const extraStart = p + coded;
+  const length = extraStart + extraTotal;
   if (length > len) return undefined;
   out.count = count;
   out.dataStart = dataStart;

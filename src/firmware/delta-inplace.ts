@@ -231,7 +231,17 @@ export function applyInPlace(flash: InPlaceFlash, patch: Uint8Array, committed =
     const page = new Uint8Array(pageSize);
     let fill = 0;
     let pageNo = seg.firstPage;
-    applyInstructions({ ...header, newSize: size }, stream, (o, n) => flash.read(o, n), false, (chunk) => {
+    const segEnd = start + size;
+    // Pages already rewritten when page `pageNo` is assembled: [0, page) going up; going down, the earlier pages of
+    // this segment and every later segment. A patch that reads them is refused (a sound encoder never does).
+    const read = (o: number, n: number): Uint8Array => {
+      const ps = pageNo * pageSize;
+      const hits = (a: number, b: number): boolean => a < b && o < b && o + n > a;
+      const ok = direction === 0 ? !hits(0, ps) : !hits(start, ps) && !hits(segEnd, header.newSize);
+      if (!ok) throw new FirmwareError('MALFORMED', `in-place patch: page ${pageNo} reads [${o}, ${o + n}), already rewritten`);
+      return flash.read(o, n);
+    };
+    applyInstructions({ ...header, newSize: size }, stream, read, false, (chunk) => {
       for (let p = 0; p < chunk.length; ) {
         const k = Math.min(chunk.length - p, pageSize - fill);
         page.set(chunk.subarray(p, p + k), fill);

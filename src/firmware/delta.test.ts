@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { brotliCompressSync } from 'node:zlib';
 import { applyPatch, applyPatchSync, PatchApplier } from './delta-apply.js';
 import { createPatch } from './delta-encode.js';
-import { DELTA_HEADER_LENGTH, encodeDeltaHeader, MAX_BATCH_DATA, parseDeltaHeader, pushVarint, zigzag } from './delta-format.js';
+import { DELTA_HEADER_LENGTH, encodeDeltaHeader, MAX_BATCH_EXTRA, MAX_CODED, parseDeltaHeader, pushVarint, zigzag } from './delta-format.js';
 import { suffixArray } from './delta-suffix-array.js';
 import { FirmwareError } from './error.js';
 import { xorshift32 as rng } from './test-helpers.js';
@@ -82,7 +82,8 @@ test('round trips: random, structured, empty, identical', async () => {
     ['empty old', new Uint8Array(0), randomBytes(1000, 4)],
     ['empty new', randomBytes(1000, 5), new Uint8Array(0)],
     ['one byte', Uint8Array.of(1), Uint8Array.of(2)],
-    ['long identical run', new Uint8Array(3 * MAX_BATCH_DATA + 5), new Uint8Array(3 * MAX_BATCH_DATA + 9)],
+    ['long identical run', new Uint8Array(3 * MAX_BATCH_EXTRA + 5), new Uint8Array(3 * MAX_BATCH_EXTRA + 9)],
+    ['long new run', new Uint8Array(100), randomBytes(3 * MAX_BATCH_EXTRA + 7, 6)],
   ];
   for (const [name, old, neu] of cases) {
     const patch = createPatch(old, neu, { quality: 5 });
@@ -169,6 +170,11 @@ function handMade(old: Uint8Array, newSize: number, stream: number[]): Uint8Arra
 
 test('hostile instruction streams: out-of-bounds reads, overlong writes, oversize batches', async () => {
   const old = new Uint8Array(100);
+  const varint = (v: number): number[] => {
+    const o: number[] = [];
+    pushVarint(o, v);
+    return o;
+  };
   const tri = (d: number, e: number, s: number): number[] => {
     const o: number[] = [];
     pushVarint(o, d);
@@ -177,21 +183,22 @@ test('hostile instruction streams: out-of-bounds reads, overlong writes, oversiz
     return o;
   };
   const cases: [string, number, number[], string][] = [
-    ['read past old', 20, [1, ...tri(10, 0, 85), 10, 0, 1, ...tri(10, 0, 0), 10, 0, 0], 'MALFORMED'],
-    ['read before old', 10, [1, ...tri(0, 0, -5), 1, ...tri(10, 0, 0), 10, 0, 0], 'MALFORMED'],
-    ['seek then read inside', 10, [1, ...tri(0, 0, 90), 1, ...tri(10, 0, 0), 10, 0, 0], 'OK'],
-    ['write past new', 10, [1, ...tri(11, 0, 0), 11, 0, 0], 'SIZE_MISMATCH'],
-    ['short output', 10, [1, ...tri(5, 0, 0), 5, 0, 0], 'SIZE_MISMATCH'],
-    ['diff runs past the batch', 10, [1, ...tri(10, 0, 0), 8, 3, 1, 2, 3, 0], 'MALFORMED'],
-    ['empty diff run', 10, [1, ...tri(10, 0, 0), 0, 0, 10, 0, 0], 'MALFORMED'],
-    ['literal diff run', 10, [1, ...tri(10, 0, 0), 7, 3, 1, 2, 3, 0], 'DIGEST_MISMATCH'],
-    ['batch data over limit', MAX_BATCH_DATA + 1, [1, ...tri(0, MAX_BATCH_DATA + 1, 0)], 'MALFORMED'],
+    ['read past old', 20, [1, ...tri(10, 0, 85), 0, 1, ...tri(10, 0, 0), 0, 0], 'MALFORMED'],
+    ['read before old', 10, [1, ...tri(0, 0, -5), 0, 1, ...tri(10, 0, 0), 0, 0], 'MALFORMED'],
+    ['seek then read inside', 10, [1, ...tri(0, 0, 90), 0, 1, ...tri(10, 0, 0), 0, 0], 'OK'],
+    ['write past new', 10, [1, ...tri(11, 0, 0), 0, 0], 'SIZE_MISMATCH'],
+    ['short output', 10, [1, ...tri(5, 0, 0), 0, 0], 'SIZE_MISMATCH'],
+    ['coded section over the limit', 1000, [1, ...tri(1000, 0, 0), ...varint(MAX_CODED + 1)], 'MALFORMED'],
+    ['coded section longer than its diff bytes need', 10, [1, ...tri(1, 0, 0), 22, ...new Array<number>(22).fill(1), 0], 'MALFORMED'],
+    ['coded section past the stream', 10, [1, ...tri(10, 0, 0), 5, 1, 2], 'TRUNCATED'],
+    ['nonzero coded diff', 10, [1, ...tri(10, 0, 0), 4, 0xff, 0xff, 0xff, 0xff, 0], 'DIGEST_MISMATCH'],
+    ['batch data over limit', MAX_BATCH_EXTRA + 1, [1, ...tri(0, MAX_BATCH_EXTRA + 1, 0)], 'MALFORMED'],
     ['too many triples', 10, [0x81, 0x08], 'MALFORMED'],
-    ['empty triple not first', 10, [2, ...tri(5, 0, 0), ...tri(0, 0, 0), 5, 0, 0], 'MALFORMED'],
+    ['empty triple not first', 10, [2, ...tri(5, 0, 0), ...tri(0, 0, 0), 0, 0], 'MALFORMED'],
     ['data after end', 0, [0, 0], 'MALFORMED'],
-    ['no end batch', 10, [1, ...tri(10, 0, 0), 10, 0], 'TRUNCATED'],
+    ['no end batch', 10, [1, ...tri(10, 0, 0), 0], 'TRUNCATED'],
     ['bad varint', 10, [0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 'MALFORMED'],
-    ['exact', 10, [1, ...tri(10, 0, 0), 4, 0, 6, 0, 0], 'OK'],
+    ['exact', 10, [1, ...tri(10, 0, 0), 0, 0], 'OK'],
   ];
   for (const [name, newSize, stream, code] of cases) {
     const p = handMade(old, newSize, stream);
@@ -207,6 +214,6 @@ test('header round trip and rejection', () => {
   b[8] = 1;
   assert.throws(() => parseDeltaHeader(b), (e: unknown) => e instanceof FirmwareError && e.code === 'MALFORMED');
   const v = encodeDeltaHeader(h);
-  v[4] = 2;
+  v[4] = 3;
   assert.throws(() => parseDeltaHeader(v), (e: unknown) => e instanceof FirmwareError && e.code === 'MALFORMED');
 });
