@@ -20,7 +20,7 @@ const LEGAL: Record<DeviceFirmwareState, DeviceFirmwareState[]> = {
   downloading: ['downloaded', 'queued', 'failed', 'cancelled'],
   downloaded: ['updating', 'failed', 'cancelled'],
   updating: ['verifying', 'updating', 'queued', 'failed', 'cancelled'],
-  verifying: ['succeeded', 'verifying', 'failed', 'cancelled'],
+  verifying: ['succeeded', 'verifying', 'updating', 'queued', 'failed', 'cancelled'],
   succeeded: [],
   failed: [],
   cancelled: [],

@@ -190,7 +190,8 @@ const TRANSITIONS: Readonly<Record<DeviceFirmwareState, readonly DeviceFirmwareS
   downloaded: ['updating', 'failed', 'cancelled'],
   // Back to the queue when the device lost the package before installing it (rebooted, reset).
   updating: ['verifying', 'updating', 'queued', 'failed', 'cancelled'],
-  verifying: ['succeeded', 'verifying', 'failed', 'cancelled'],
+  // A device that restarted (power loss) before the install took effect: install again, or deliver again.
+  verifying: ['succeeded', 'verifying', 'updating', 'queued', 'failed', 'cancelled'],
   succeeded: [],
   failed: [],
   cancelled: [],
@@ -823,6 +824,13 @@ export class FirmwareCampaignManager extends EventEmitter {
         const version = await driver.firmwareVersion(ep, signal);
         if (r.result === 1 && version === c.package_version) return this.move(c, d, 'succeeded', { result: 1, detail: `running ${version}` });
         if (r.state === 3) throw new DeviceStepError('still installing', true);
+        if (r.result === 0 && (r.state === 0 || r.state === 2)) {
+          // No outcome: the device restarted before the install took effect (the bootloader kept the old image).
+          const error = r.state === 2 ? 'the device restarted before installing: installing again' : 'the device restarted and lost the package';
+          if (d.attempts >= s.maxAttempts) return this.move(c, d, 'failed', { error: `${error} (after ${d.attempts} attempts)` });
+          if (r.state === 2) return this.move(c, d, 'updating', { attempts: d.attempts + 1, error, stepAt: this.now() });
+          return this.move(c, d, 'queued', { attempts: d.attempts + 1, error, nextAt: this.now() + (this.opts.retryDelay ?? 5000) });
+        }
         const why = r.result === 1 ? `the device reports success but runs ${version}, not ${c.package_version}` : `${resultText(r.result)}; running ${version}`;
         return this.move(c, d, 'failed', { result: r.result, error: why });
       }
