@@ -22,7 +22,7 @@ import { Device, PowerLoss, type DeviceOptions, type Flash, type PowerCut } from
 
 export interface DeviceRunnerOptions {
   flash: Flash;
-  /** The cut the flash goes through; the runner restores power before each power-on. */
+  /** The cut the flash goes through; after a cut, the runner restores power at the next power-on. */
   power?: PowerCut;
   device: Omit<DeviceOptions, 'fetcher' | 'healthCheck'>;
   /** Options of every client run; the runner fills `standard.firmwareUpdater`, the firmware version and reboots. */
@@ -55,6 +55,11 @@ export class DeviceRunner extends EventEmitter {
     this.o = options;
   }
 
+  /** The client's endpoint name. */
+  get endpoint(): string {
+    return this.o.client.endpoint;
+  }
+
   /** The version the device runs, undefined while it is off or bricked. */
   get version(): string | undefined {
     return this.device?.version;
@@ -78,7 +83,8 @@ export class DeviceRunner extends EventEmitter {
 
   private async powerOn(): Promise<void> {
     const cycle = this.cycle;
-    this.o.power?.restore();
+    // Power comes back after a cut; a cut armed but not reached yet stays armed across a reboot (it may hit the swap).
+    if (this.o.power?.off) this.o.power.restore();
     let device: Device;
     try {
       this.boots++;

@@ -45,10 +45,60 @@ export function registrationAttributes(reg: Registration): Record<string, string
   };
 }
 
+/** A device's wait for Object 5 progress: what the server's events mean to it. */
+interface Waiter {
+  /** A notification of a single integer resource. */
+  notified(path: Lwm2mPath, value: number): void;
+  /** The device registered, updated its registration or woke up. */
+  registered(): void;
+}
+
+/**
+ * The waits in progress by endpoint, fed by one listener per server event however many devices are in flight (a
+ * listener per wait would make every notification cost O(devices in flight)).
+ */
+class Waiters {
+  private readonly byEndpoint = new Map<string, Set<Waiter>>();
+  private readonly onNotification = (n: Notification): void => {
+    const set = this.byEndpoint.get(n.endpoint);
+    if (!set || n.paths.length !== 1) return;
+    const v = valueOf(n.content);
+    if (typeof v !== 'number') return;
+    for (const w of set) w.notified(n.paths[0]!, v);
+  };
+  private readonly onRegistration = (reg: Registration): void => {
+    const set = this.byEndpoint.get(reg.endpoint);
+    if (set) for (const w of set) w.registered();
+  };
+
+  constructor(private readonly server: DeviceManagement) {}
+
+  add(endpoint: string, w: Waiter): void {
+    if (this.byEndpoint.size === 0) this.listen('on');
+    let set = this.byEndpoint.get(endpoint);
+    if (!set) this.byEndpoint.set(endpoint, (set = new Set()));
+    set.add(w);
+  }
+
+  remove(endpoint: string, w: Waiter): void {
+    const set = this.byEndpoint.get(endpoint);
+    if (!set?.delete(w) || set.size > 0) return;
+    this.byEndpoint.delete(endpoint);
+    if (this.byEndpoint.size === 0) this.listen('off');
+  }
+
+  private listen(how: 'on' | 'off'): void {
+    this.server[how]('notification', this.onNotification);
+    for (const e of ['registered', 'updated', 'awake'] as const) this.server[how](e, this.onRegistration);
+  }
+}
+
 /** A CampaignDriver over a DeviceManagement (the LwM2M server). */
 export function lwm2mCampaignDriver(server: DeviceManagement, opts: Lwm2mCampaignDriverOptions = {}): CampaignDriver {
   const timeoutOf = (endpoint: string) => (server.getRegistration(endpoint)?.queueMode ? opts.queueTimeout ?? 600_000 : opts.requestTimeout ?? 30_000);
   const pollInterval = opts.pollInterval ?? 5000;
+
+  const waiters = new Waiters(server);
 
   /** One request; a timeout or a missing registration is transient, a refusal is not. */
   async function call(endpoint: string, what: string, signal: AbortSignal, fn: (timeout: number) => Promise<DeviceResponse>, ok: number): Promise<DeviceResponse> {
@@ -119,10 +169,7 @@ export function lwm2mCampaignDriver(server: DeviceManagement, opts: Lwm2mCampaig
           finished = true;
           clearTimeout(timer);
           clearInterval(poller);
-          server.off('notification', onNotification);
-          server.off('registered', onRegistration);
-          server.off('updated', onRegistration);
-          server.off('awake', onRegistration);
+          waiters.remove(endpoint, waiter);
           signal.removeEventListener('abort', onAbort);
           if (err) reject(err);
           else resolve(value!);
@@ -147,32 +194,27 @@ export function lwm2mCampaignDriver(server: DeviceManagement, opts: Lwm2mCampaig
             },
           );
         };
-        const onNotification = (n: Notification) => {
-          if (n.endpoint !== endpoint || n.paths.length !== 1) return;
-          const v = valueOf(n.content);
-          if (typeof v !== 'number') return;
-          if (n.paths[0]!.equals(STATE)) current = { ...current, state: v };
-          else if (n.paths[0]!.equals(RESULT)) current = { ...current, result: v };
-          else return;
-          check();
-        };
-        const onRegistration = (reg: Registration) => {
-          if (reg.endpoint !== endpoint) return;
-          poll(reregistered());
-          observe();
-        };
-        const onAbort = () => finish(new DeviceStepError('stopped', true));
         const observe = () => {
           const observed = server.observations(endpoint).map((x) => (x.paths.length === 1 ? String(x.paths[0]) : ''));
           const timeout = timeoutOf(endpoint);
           for (const p of [STATE, RESULT]) if (!observed.includes(String(p))) server.observe(endpoint, p, { timeout }).catch(() => {});
         };
+        const waiter: Waiter = {
+          notified(path, v) {
+            if (path.equals(STATE)) current = { ...current, state: v };
+            else if (path.equals(RESULT)) current = { ...current, result: v };
+            else return;
+            check();
+          },
+          registered() {
+            poll(reregistered());
+            observe();
+          },
+        };
+        const onAbort = () => finish(new DeviceStepError('stopped', true));
         const timer = setTimeout(() => finish(new DeviceStepError(`no firmware progress within ${Math.round(o.timeoutMs / 1000)} s`, true)), o.timeoutMs);
         const poller = setInterval(() => poll(false), pollInterval);
-        server.on('notification', onNotification);
-        server.on('registered', onRegistration);
-        server.on('updated', onRegistration);
-        server.on('awake', onRegistration);
+        waiters.add(endpoint, waiter);
         signal.addEventListener('abort', onAbort);
         observe();
         poll(false);
