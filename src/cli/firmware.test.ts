@@ -1,16 +1,24 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { keyId } from '../firmware/index.js';
+import { softHsmToken } from '../keys/softhsm.js';
 import { firmwareSign, publicKeyPath } from './firmware.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 
 function warden(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, 'firmware', ...args], { encoding: 'utf8' });
+  return wardenEnv({}, ...args);
+}
+
+/** The CLI with `env` added to this process's environment (stdin is not a terminal: it never prompts). */
+function wardenEnv(env: NodeJS.ProcessEnv, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'firmware', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -18,7 +26,7 @@ function bytes(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + (i >> 5)) & 0xff);
 }
 
-test('warden firmware keygen, sign, verify and inspect: image and delta packages, refusals with their codes', () => {
+test('warden firmware keygen, sign, verify and inspect: image and delta packages, refusals with their codes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-cli-fw-'));
   try {
     const p = (f: string) => join(dir, f);
@@ -70,7 +78,7 @@ test('warden firmware keygen, sign, verify and inspect: image and delta packages
     assert.equal(r.status, 0, r.stderr);
     const i = JSON.parse(r.stdout) as { verified: boolean; alg: string; manifest: { version: string; payload: { kind: string } } };
     assert.deepEqual([i.verified, i.alg, i.manifest.version, i.manifest.payload.kind], [false, 'ES256', '2.0.1', 'delta']);
-    assert.throws(() => firmwareSign(p('new.bin'), { key: p('key.pem'), version: '1', vendor: 'v', class: 'c', patch: p('patch.bin'), output: p('x.wfw') }, { out: () => {}, now: () => 1 }), /go together/);
+    await assert.rejects(firmwareSign(p('new.bin'), { key: p('key.pem'), version: '1', vendor: 'v', class: 'c', patch: p('patch.bin'), output: p('x.wfw') }, { out: () => {}, now: () => 1 }), /go together/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -95,5 +103,84 @@ test('firmware delta and apply: the patch rebuilds the new image as a stream; an
     assert.match(wrong.stderr, /WRONG_BASE/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('firmware keygen and sign with --key-label: the key lives in the software key store of --data; packages verify with its public key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cli-fw-store-'));
+  try {
+    const p = (f: string) => join(dir, f);
+    const data = p('data');
+    const env = { WARDEN_KEYSTORE_PASS: 'a test passphrase' };
+    writeFileSync(p('new.bin'), bytes(5000, 4));
+    const ids = ['--vendor', 'example.com', '--class', 'sensor-v2'];
+
+    let r = wardenEnv(env, 'keygen', '--key-label', 'fw-es', '--data', data, '--pub', p('es.pub.pem'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /created es256 signing key fw-es in the software key store/);
+    const kid = /key id ([0-9a-f]{16})/.exec(r.stdout)?.[1];
+    assert.equal(kid, Buffer.from(keyId(createPublicKey(readFileSync(p('es.pub.pem'))))).toString('hex'));
+    assert.equal(statSync(join(data, 'keystore.json')).mode & 0o777, 0o600);
+    assert.ok(!readFileSync(join(data, 'keystore.json'), 'utf8').includes('PRIVATE KEY'));
+
+    r = wardenEnv(env, 'keygen', '--alg', 'ed25519', '--key-label', 'fw-ed', '--data', data);
+    assert.equal(r.status, 0, r.stderr);
+    const edPem = /-----BEGIN PUBLIC KEY-----[\s\S]*-----END PUBLIC KEY-----/.exec(r.stdout)?.[0];
+    assert.ok(edPem, 'without --pub the public key is printed');
+    assert.equal(createPublicKey(edPem).asymmetricKeyType, 'ed25519');
+    r = wardenEnv(env, 'pubkey', '--key-label', 'fw-ed', '--data', data, '--out', p('ed.pub.pem'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(p('ed.pub.pem'), 'utf8').trim(), edPem.trim());
+
+    r = wardenEnv(env, 'keygen', '--key-label', 'fw-es', '--data', data);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /exists/);
+    assert.equal(wardenEnv(env, 'keygen', '--key-label', 'x', '--out', p('x.pem'), '--data', data).status, 1, '--out and --key-label exclude each other');
+    assert.equal(wardenEnv({ WARDEN_KEYSTORE_PASS: 'wrong passphrase' }, 'keygen', '--key-label', 'y', '--data', data).status, 1);
+
+    for (const [label, pub] of [['fw-es', 'es.pub.pem'], ['fw-ed', 'ed.pub.pem']] as const) {
+      r = wardenEnv(env, 'sign', '--key-label', label, '--data', data, '--version', '3.0.0', ...ids, '--sequence', '900', p('new.bin'), '-o', p(`${label}.wfw`));
+      assert.equal(r.status, 0, r.stderr);
+      r = warden('verify', '--pub', p(pub), ...ids, '--counter', '900', p(`${label}.wfw`));
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { sequence: number }).sequence, 900);
+      r = warden('inspect', p(`${label}.wfw`));
+      assert.equal((JSON.parse(r.stdout) as { alg: string }).alg, label === 'fw-es' ? 'ES256' : 'EdDSA');
+    }
+    const other = warden('verify', '--pub', p('ed.pub.pem'), ...ids, p('fw-es.wfw'));
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /UNKNOWN_KEY/);
+
+    r = wardenEnv(env, 'sign', '--key-label', 'nope', '--data', data, '--version', '1', ...ids, p('new.bin'), '-o', p('n.wfw'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no key labelled nope/);
+    const io = { out: () => {}, now: () => 1 };
+    const base = { version: '1', vendor: 'v', class: 'c', output: p('z.wfw') };
+    await assert.rejects(firmwareSign(p('new.bin'), { ...base, key: p('k.pem'), keyLabel: 'fw-es' }, io), /exactly one of --key/);
+    await assert.rejects(firmwareSign(p('new.bin'), base, io), /exactly one of --key/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('firmware keygen and sign with --key-label reach a PKCS#11 token (SoftHSM2) as `warden keys` does', () => {
+  const t = softHsmToken();
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cli-fw-hsm-'));
+  try {
+    const p = (f: string) => join(dir, f);
+    const env = { WARDEN_PKCS11_PIN: t.pin, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF };
+    const token = ['--data', p('data'), '--pkcs11-module', t.module, '--token-label', t.tokenLabel];
+    writeFileSync(p('img.bin'), bytes(2000, 9));
+    let r = wardenEnv(env, 'keygen', '--key-label', 'fw', ...token, '--pub', p('fw.pub.pem'));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /in the pkcs11 key store/);
+    const ids = ['--vendor', 'example.com', '--class', 'sensor-v2'];
+    r = wardenEnv(env, 'sign', '--key-label', 'fw', ...token, '--version', '1.0.0', ...ids, '--sequence', '5', p('img.bin'), '-o', p('img.wfw'));
+    assert.equal(r.status, 0, r.stderr);
+    r = warden('verify', '--pub', p('fw.pub.pem'), ...ids, p('img.wfw'));
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    t.cleanup();
   }
 });

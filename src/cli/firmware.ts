@@ -1,12 +1,13 @@
 /**
- * `warden firmware keygen|sign|verify|inspect|delta|apply`: signing keys in PEM files, signed firmware packages (a COSE_Sign1
+ * `warden firmware keygen|pubkey|sign|verify|inspect|delta|apply`: signing keys in PEM files or in the key store (the
+ * software store or a PKCS#11 token, as `warden keys` opens it), signed firmware packages (a COSE_Sign1
  * manifest followed by the image or a patch), and their verification as a device would do it.
  * `warden firmware upload|list|show|rm`: the running Warden's package repository, through its REST API; the admin token
  * comes from WARDEN_API_TOKEN, `--token-file` or DATA/api-token, never from the command line (argv is visible to
  * every user of the host).
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createReadStream, openSync, readFileSync, readSync, writeFileSync, closeSync, createWriteStream } from 'node:fs';
+import { createReadStream, existsSync, openSync, readFileSync, readSync, writeFileSync, closeSync, createWriteStream } from 'node:fs';
 import { cliApiToken, type ApiTokenFlags } from './api-token.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
@@ -18,9 +19,11 @@ import {
   decodePackage,
   imageRef,
   keyId,
+  keyObjectSigner,
+  keyStoreSigner,
   manifestToJson,
   parseCose1,
-  signPackage,
+  signPackageAsync,
   vendorIdFor,
   verifyPackage,
   ALG_ES256,
@@ -28,6 +31,7 @@ import {
 } from '../firmware/index.js';
 import type { FirmwarePackage } from '../firmware/index.js';
 import { formatTable } from './credentials.js';
+import { openKeyStore, storeOptions, type KeysCliIo, type KeyStoreFlags } from './keys.js';
 import { readPrivateKey } from './pem.js';
 
 /** Where the commands write; injectable for tests. */
@@ -35,6 +39,8 @@ export interface FirmwareCliIo {
   out(line: string): void;
   /** Seconds since the epoch: the default sequence number. */
   now(): number;
+  /** How the key store gets its passphrase or PIN (default: as `warden keys` does, from the environment or a prompt). */
+  keys?: KeysCliIo;
 }
 
 const processIo: FirmwareCliIo = {
@@ -47,17 +53,78 @@ export function publicKeyPath(out: string): string {
   return out.endsWith('.pem') ? out.slice(0, -4) + '.pub.pem' : out + '.pub.pem';
 }
 
-/** Generates a signing key: the private key (PKCS#8 PEM, mode 0600, never overwritten) and its public key beside it. */
-export function firmwareKeygen(flags: { alg: 'es256' | 'ed25519'; out: string }, io: FirmwareCliIo = processIo): void {
-  const { privateKey } = flags.alg === 'es256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
-  const pubPath = publicKeyPath(flags.out);
-  writeFileSync(flags.out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
-  writeFileSync(pubPath, createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }), { flag: 'wx' });
-  io.out(`wrote ${flags.out} (private, 0600) and ${pubPath}; key id ${Buffer.from(keyId(privateKey)).toString('hex')}`);
+/** The key store options of `keygen`, `pubkey` and `sign` (those of `warden keys`); `data` defaults to ./data. */
+export type FirmwareStoreFlags = Partial<KeyStoreFlags>;
+
+function storeFlags(flags: FirmwareStoreFlags): KeyStoreFlags {
+  return { data: flags.data ?? './data', pkcs11Module: flags.pkcs11Module, slot: flags.slot, tokenLabel: flags.tokenLabel, pin: flags.pin };
 }
 
-export interface SignFlags {
-  key: string;
+function spkiPem(spki: Uint8Array): string {
+  return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }) as string;
+}
+
+export interface KeygenFlags extends FirmwareStoreFlags {
+  alg: 'es256' | 'ed25519';
+  /** A private key file to create; or else */
+  out?: string;
+  /** the label of a signing key to create in the key store, */
+  keyLabel?: string;
+  /** and where to write its public key (PEM); printed when absent. */
+  pub?: string;
+}
+
+/**
+ * Generates a signing key: with `out`, the private key (PKCS#8 PEM, mode 0600, never overwritten) and its public key
+ * beside it; with `keyLabel`, a key in the key store (created if there is none) whose private key never leaves it.
+ */
+export async function firmwareKeygen(flags: KeygenFlags, io: FirmwareCliIo = processIo): Promise<void> {
+  if ((flags.out === undefined) === (flags.keyLabel === undefined)) throw new Error('give exactly one of --out (a key file) and --key-label (a key in the key store)');
+  if (flags.keyLabel !== undefined) {
+    if (flags.pub !== undefined && existsSync(flags.pub)) throw new Error(`${flags.pub} exists`);
+    const store = await openKeyStore(storeFlags(flags), io.keys, true);
+    try {
+      const spki = await store.generateSigningKey(flags.keyLabel, { alg: flags.alg });
+      const pem = spkiPem(spki);
+      const kid = Buffer.from(keyId(createPublicKey(pem))).toString('hex');
+      if (flags.pub !== undefined) writeFileSync(flags.pub, pem, { flag: 'wx' });
+      io.out(`created ${flags.alg} signing key ${flags.keyLabel} in the ${store.kind} key store${flags.pub !== undefined ? `; wrote ${flags.pub}` : ''}; key id ${kid}`);
+      if (flags.pub === undefined) io.out(pem.trimEnd());
+    } finally {
+      await store.close();
+    }
+    return;
+  }
+  if (flags.pub !== undefined) throw new Error('--pub goes with --key-label (with --out the public key is written beside the key file)');
+  const out = flags.out!;
+  const { privateKey } = flags.alg === 'es256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const pubPath = publicKeyPath(out);
+  writeFileSync(out, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  writeFileSync(pubPath, createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }), { flag: 'wx' });
+  io.out(`wrote ${out} (private, 0600) and ${pubPath}; key id ${Buffer.from(keyId(privateKey)).toString('hex')}`);
+}
+
+/** `warden firmware pubkey --key-label L`: the public key (PEM) of a signing key in the key store, to a file or stdout. */
+export async function firmwarePubkey(flags: FirmwareStoreFlags & { keyLabel: string; out?: string }, io: FirmwareCliIo = processIo): Promise<void> {
+  const store = await openKeyStore(storeFlags(flags), io.keys);
+  try {
+    const pem = spkiPem(await store.publicKey(flags.keyLabel));
+    if (flags.out !== undefined) {
+      writeFileSync(flags.out, pem, { flag: 'wx' });
+      io.out(`wrote ${flags.out}; key id ${Buffer.from(keyId(createPublicKey(pem))).toString('hex')}`);
+    } else {
+      io.out(pem.trimEnd());
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export interface SignFlags extends FirmwareStoreFlags {
+  /** A private key file; or else */
+  key?: string;
+  /** the label of a signing key in the key store. */
+  keyLabel?: string;
   version: string;
   vendor: string;
   class: string;
@@ -67,10 +134,13 @@ export interface SignFlags {
   output: string;
 }
 
-/** Signs `imagePath` (or, with deltaBase and patch, a patch producing it) into a package file; returns the manifest. */
-export function firmwareSign(imagePath: string, flags: SignFlags, io: FirmwareCliIo = processIo): Manifest {
+/**
+ * Signs `imagePath` (or, with deltaBase and patch, a patch producing it) into a package file with a key file or a key
+ * store key; returns the manifest.
+ */
+export async function firmwareSign(imagePath: string, flags: SignFlags, io: FirmwareCliIo = processIo): Promise<Manifest> {
   if ((flags.deltaBase === undefined) !== (flags.patch === undefined)) throw new Error('--delta-base and --patch go together');
-  const key = readPrivateKey(flags.key);
+  if ((flags.key === undefined) === (flags.keyLabel === undefined)) throw new Error('give exactly one of --key (a key file) and --key-label (a key in the key store)');
   const image = readFileSync(imagePath);
   const vendorId = vendorIdFor(flags.vendor);
   const sequence = flags.sequence ?? io.now();
@@ -81,7 +151,18 @@ export function firmwareSign(imagePath: string, flags: SignFlags, io: FirmwareCl
     p = { kind: 'delta', ...imageRef(payload), image: imageRef(image), base: imageRef(readFileSync(flags.deltaBase)) };
   }
   const manifest: Manifest = { version: flags.version, vendorId, classId: classIdFor(vendorId, flags.class), sequence, payload: p };
-  writeFileSync(flags.output, signPackage(manifest, payload, key));
+  let pkg: Uint8Array;
+  if (flags.key !== undefined) {
+    pkg = await signPackageAsync(manifest, payload, keyObjectSigner(readPrivateKey(flags.key)));
+  } else {
+    const store = await openKeyStore(storeFlags(flags), io.keys);
+    try {
+      pkg = await signPackageAsync(manifest, payload, await keyStoreSigner(store, flags.keyLabel!));
+    } finally {
+      await store.close();
+    }
+  }
+  writeFileSync(flags.output, pkg);
   io.out(`wrote ${flags.output}: ${p.kind} ${flags.version}, sequence ${sequence}, payload ${p.size} bytes`);
   return manifest;
 }
@@ -265,15 +346,23 @@ export function registerFirmwareCommands(program: Command): void {
   // prints the program version) would take it wherever it appears. Root options now go before the subcommand only.
   program.enablePositionalOptions();
   const fw = program.command('firmware').description('signed firmware packages: keys, signing, verification, the server\'s repository');
-  fw.command('keygen')
-    .description('generate a signing key (PKCS#8 PEM, 0600) and its public key beside it (<out>.pub.pem)')
+  storeOptions(fw.command('keygen'))
+    .description('generate a signing key: a key file (PKCS#8 PEM, 0600, public key beside it as <out>.pub.pem) or a key in the key store')
     .addOption(new Option('--alg <alg>', 'signature algorithm').choices(['es256', 'ed25519']).default('es256'))
-    .requiredOption('--out <file>', 'private key file to create')
-    .action((flags: { alg: 'es256' | 'ed25519'; out: string }) => firmwareKeygen(flags));
-  fw.command('sign')
+    .option('--out <file>', 'private key file to create')
+    .option('--key-label <label>', 'instead of --out: create the key in the key store (its private key never leaves it)')
+    .option('--pub <file>', 'with --key-label: write the public key (PEM) here instead of printing it')
+    .action((flags: KeygenFlags) => firmwareKeygen(flags));
+  storeOptions(fw.command('pubkey'))
+    .description('the public key (PEM) of a signing key in the key store')
+    .requiredOption('--key-label <label>', 'the signing key')
+    .option('--out <file>', 'file to create (default: print it)')
+    .action((flags: FirmwareStoreFlags & { keyLabel: string; out?: string }) => firmwarePubkey(flags));
+  storeOptions(fw.command('sign'))
     .description('sign an image (or a patch that produces it) into a package')
     .argument('<image>', 'the image file (for a delta: the image the patch produces)')
-    .requiredOption('--key <file>', 'signing key (PEM or DER PKCS#8, P-256 or Ed25519)')
+    .option('--key <file>', 'signing key file (PEM or DER PKCS#8, P-256 or Ed25519)')
+    .option('--key-label <label>', 'instead of --key: the signing key of that label in the key store')
     .requiredOption('--version <version>', 'version text')
     .requiredOption('--vendor <name>', 'vendor domain name (the vendor ID is UUIDv5 of it)')
     .requiredOption('--class <name>', 'device class name (the class ID is UUIDv5 of it under the vendor ID)')
@@ -281,7 +370,7 @@ export function registerFirmwareCommands(program: Command): void {
     .option('--delta-base <file>', 'delta package: the image the patch applies to')
     .option('--patch <file>', 'delta package: the patch')
     .requiredOption('-o, --output <file>', 'package file to write')
-    .action((image: string, flags: SignFlags) => void firmwareSign(image, flags));
+    .action(async (image: string, flags: SignFlags) => void (await firmwareSign(image, flags)));
   fw.command('verify')
     .description('verify a package as a device would and print its manifest (exit 1 with the error code on refusal)')
     .argument('<package>', 'package file')

@@ -226,9 +226,10 @@ function positive(value: string): number {
   return n;
 }
 
-function storeOptions(cmd: Command): Command {
+/** The key store options: the software store in --data, or a PKCS#11 token. */
+export function storeOptions(cmd: Command): Command {
   return cmd
-    .option('--data <dir>', 'data directory', './data')
+    .option('--data <dir>', 'data directory (the key store is DATA/keystore.json, or the token DATA/pkcs11.json names)', './data')
     .option('--pkcs11-module <path>', 'PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so); default: the software key store')
     .option('--slot <n>', 'PKCS#11 slot ID (or index among slots with a token)', nonNegative)
     .option('--token-label <label>', 'PKCS#11 token label (instead of --slot)')

@@ -6,6 +6,7 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { bytesItem, checkKeys, decodeCbor, encodeCbor, Tag } from './cbor.js';
 import { FirmwareError } from './error.js';
+import type { FirmwareSigner } from './signer.js';
 
 /** CBOR tag of COSE_Sign1 (RFC 9052 §2). */
 export const COSE_SIGN1_TAG = 18;
@@ -37,17 +38,41 @@ export function sigStructure(protectedHeader: Uint8Array, payload: Uint8Array, e
   return encodeCbor(['Signature1', protectedHeader, externalAad, payload]);
 }
 
+/** The COSE algorithm of a private key (ES256 or EdDSA); TypeError for any other key. */
+export function coseAlgOf(key: KeyObject): typeof ALG_ES256 | typeof ALG_EDDSA {
+  if (key.type !== 'private') throw new TypeError('signing needs a private key');
+  const alg = algOf(key);
+  if (alg === undefined) throw new TypeError('COSE_Sign1 here takes an ECDSA P-256 or an Ed25519 key');
+  return alg as typeof ALG_ES256 | typeof ALG_EDDSA;
+}
+
+/** What a COSE_Sign1 signer signs: the protected header (alg only) and the Sig_structure over it and `payload`. */
+export function cose1ToBeSigned(alg: number, payload: Uint8Array): { protectedHeader: Uint8Array; tbs: Uint8Array } {
+  const protectedHeader = encodeCbor(new Map([[HEADER_ALG, alg]]));
+  return { protectedHeader, tbs: sigStructure(protectedHeader, payload) };
+}
+
+/** The tagged COSE_Sign1 from its parts; the signature must be 64 bytes (ES256 r || s, or Ed25519). */
+export function assembleCose1(protectedHeader: Uint8Array, kid: Uint8Array, payload: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (signature.byteLength !== 64) throw new RangeError(`a COSE_Sign1 signature here is 64 bytes, not ${signature.byteLength}`);
+  if (kid.byteLength !== KID_LENGTH) throw new RangeError(`a key ID is ${KID_LENGTH} bytes`);
+  const body = [protectedHeader, new Map([[HEADER_KID, kid]]), payload, signature];
+  return encodeCbor(new Tag(body, COSE_SIGN1_TAG));
+}
+
 /** Signs `payload` into a tagged COSE_Sign1 with a P-256 or Ed25519 private key. */
 export function signCose1(payload: Uint8Array, key: KeyObject): Uint8Array {
-  if (key.type !== 'private') throw new TypeError('signCose1 needs a private key');
-  const alg = algOf(key);
-  if (alg === undefined) throw new TypeError('signCose1 takes an ECDSA P-256 or an Ed25519 key');
-  const protectedHeader = encodeCbor(new Map([[HEADER_ALG, alg]]));
-  const tbs = sigStructure(protectedHeader, payload);
+  const alg = coseAlgOf(key);
+  const { protectedHeader, tbs } = cose1ToBeSigned(alg, payload);
   const signature =
     alg === ALG_ES256 ? sign('sha256', tbs, { key, dsaEncoding: 'ieee-p1363' }) : sign(null, tbs, key);
-  const body = [protectedHeader, new Map([[HEADER_KID, keyId(key)]]), payload, new Uint8Array(signature)];
-  return encodeCbor(new Tag(body, COSE_SIGN1_TAG));
+  return assembleCose1(protectedHeader, keyId(key), payload, new Uint8Array(signature));
+}
+
+/** Signs `payload` into a tagged COSE_Sign1 with a signer (a key store key, or a KeyObject through keyObjectSigner). */
+export async function signCose1Async(payload: Uint8Array, signer: FirmwareSigner): Promise<Uint8Array> {
+  const { protectedHeader, tbs } = cose1ToBeSigned(signer.alg, payload);
+  return assembleCose1(protectedHeader, signer.kid, payload, await signer.sign(tbs));
 }
 
 /** The parts of a COSE_Sign1, checked for shape only: nothing here is authenticated. */

@@ -17,7 +17,22 @@ export {
   type ImageRef,
   type Manifest,
 } from './manifest.js';
-export { ALG_EDDSA, ALG_ES256, COSE_SIGN1_TAG, keyId, parseCose1, sigStructure, signCose1, verifyCose1, type CoseSign1 } from './cose.js';
+export {
+  ALG_EDDSA,
+  ALG_ES256,
+  assembleCose1,
+  COSE_SIGN1_TAG,
+  cose1ToBeSigned,
+  coseAlgOf,
+  keyId,
+  parseCose1,
+  sigStructure,
+  signCose1,
+  signCose1Async,
+  verifyCose1,
+  type CoseSign1,
+} from './cose.js';
+export { keyObjectSigner, keyStoreSigner, type FirmwareSigner, type FirmwareSigningAlg, type SigningKeyStore } from './signer.js';
 export {
   decodePackage,
   encodePackage,
@@ -26,6 +41,7 @@ export {
   PACKAGE_VERSION,
   parsePackageHeader,
   signPackage,
+  signPackageAsync,
   type PackageHeader,
 } from './package.js';
 export { PayloadVerifier, verifyManifest, verifyPackage, type VerifyOptions } from './verify.js';

@@ -4,9 +4,10 @@
  * it accepts a single payload byte (RFC 9019 §4: the manifest is checked before the payload is stored).
  */
 import type { KeyObject } from 'node:crypto';
-import { signCose1 } from './cose.js';
+import { signCose1, signCose1Async } from './cose.js';
 import { FirmwareError } from './error.js';
 import { encodeManifest, type Manifest } from './manifest.js';
+import type { FirmwareSigner } from './signer.js';
 
 /** The package magic. */
 export const PACKAGE_MAGIC = Uint8Array.from([0x57, 0x46, 0x57, 0x50]); // "WFWP"
@@ -61,4 +62,9 @@ export function decodePackage(data: Uint8Array): { envelope: Uint8Array; payload
 /** Encodes and signs `manifest` and lays out the package with `payload` (which the manifest must describe). */
 export function signPackage(manifest: Manifest, payload: Uint8Array, key: KeyObject): Uint8Array {
   return encodePackage(signCose1(encodeManifest(manifest), key), payload);
+}
+
+/** signPackage with a signer: the private key may stay in a key store or an HSM. */
+export async function signPackageAsync(manifest: Manifest, payload: Uint8Array, signer: FirmwareSigner): Promise<Uint8Array> {
+  return encodePackage(await signCose1Async(encodeManifest(manifest), signer), payload);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { test } from 'node:test';
 import { aesCmac } from './cmac.js';
 import { FactoryKeyDeriver } from './factory.js';
@@ -97,6 +97,72 @@ test('PKCS#11 seal/open with AES-GCM in the token', async () => {
     assert.equal(Buffer.from(await s.open('box', sealed, aad)).toString(), 'a secret');
     await assert.rejects(s.open('box', sealed, Buffer.from('row 8')), (e: KeyStoreError) => e.code === 'SEAL_FAILED');
     await assert.rejects(s.seal('mac', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await s.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('PKCS#11 signing keys on SoftHSM2: ES256 and Ed25519 made in the token verify under publicKey(); the private key never leaves', async () => {
+  const t = softHsmToken();
+  try {
+    const s = await Pkcs11KeyStore.open({ module: t.module, tokenLabel: t.tokenLabel, pin: t.pin });
+    const spki = { es: await s.generateSigningKey('fw-es', { alg: 'es256' }), ed: await s.generateSigningKey('fw-ed', { alg: 'ed25519' }) };
+    const esPub = createPublicKey({ key: Buffer.from(spki.es), format: 'der', type: 'spki' });
+    const edPub = createPublicKey({ key: Buffer.from(spki.ed), format: 'der', type: 'spki' });
+    assert.equal(esPub.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.equal(edPub.asymmetricKeyType, 'ed25519');
+    // The SPKI is what node:crypto itself writes for these keys (so keyId() of it is the usual kid).
+    assert.deepEqual(Buffer.from(spki.es), esPub.export({ format: 'der', type: 'spki' }));
+    assert.deepEqual(Buffer.from(spki.ed), edPub.export({ format: 'der', type: 'spki' }));
+    assert.equal(await s.keyType('fw-es'), 'es256');
+    assert.equal(await s.keyType('fw-ed'), 'ed25519');
+    for (const label of ['fw-es', 'fw-ed']) {
+      assert.deepEqual(s.keyAttributes(label), { token: true, sensitive: true, extractable: false, neverExtractable: true });
+      assert.throws(() => s.tryReadKeyValue(label), (e: KeyStoreError) => e.code === 'TOKEN' && /CKR_ATTRIBUTE_SENSITIVE/.test(e.message));
+    }
+    const data = Buffer.from('the Sig_structure of a manifest');
+    const es = await s.sign('fw-es', data);
+    const ed = await s.sign('fw-ed', data);
+    assert.equal(es.length, 64);
+    assert.ok(verify('sha256', data, { key: esPub, dsaEncoding: 'ieee-p1363' }, es), 'CKM_ECDSA output is r || s over the SHA-256 digest');
+    assert.ok(verify(null, data, edPub, ed), 'CKM_EDDSA without parameters is pure Ed25519');
+    assert.ok(!verify(null, Buffer.from('other data'), edPub, ed));
+    await s.close();
+
+    const again = await Pkcs11KeyStore.open({ module: t.module, tokenLabel: t.tokenLabel, pin: t.pin });
+    assert.equal(await again.keyType('fw-ed'), 'ed25519');
+    assert.deepEqual(await again.publicKey('fw-es'), spki.es);
+    assert.ok(verify('sha256', data, { key: esPub, dsaEncoding: 'ieee-p1363' }, await again.sign('fw-es', data)));
+    assert.deepEqual(await again.sign('fw-ed', data), ed, 'Ed25519 is deterministic: the same key in a new session');
+    await again.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('PKCS#11: secret and signing keys share one label space and refuse each other\'s operations', async () => {
+  const t = softHsmToken();
+  try {
+    const s = await Pkcs11KeyStore.open({ module: t.module, tokenLabel: t.tokenLabel, pin: t.pin });
+    await s.generateSecretKey('secret', { type: 'aes-256' });
+    await s.generateSigningKey('signer', { alg: 'es256' });
+    await s.generateEcKeyPair('ca');
+    await assert.rejects(s.generateSigningKey('secret', { alg: 'es256' }), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateSigningKey('ca', { alg: 'ed25519' }), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateSecretKey('signer', { type: 'hmac-sha256' }), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.importSecretKey('signer', 'aes-128', new Uint8Array(16)), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateEcKeyPair('secret'), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateSigningKey('x', { alg: 'rs256' as 'es256' }), (e: KeyStoreError) => e.code === 'INVALID');
+    assert.equal(await s.keyType('ca'), 'es256', 'a key pair made for the CA is a signing key too');
+    await assert.rejects(s.sign('secret', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await assert.rejects(s.publicKey('secret'), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await assert.rejects(s.sign('none', Buffer.from('x')), (e: KeyStoreError) => e.code === 'NO_KEY');
+    await assert.rejects(s.prf('signer', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await assert.rejects(s.seal('signer', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    // The CA's DER signatures and the key store's r || s come from the same token key.
+    const der = s.signEcdsaSha256('signer', Buffer.from('x'));
+    assert.ok(verify('sha256', Buffer.from('x'), createPublicKey({ key: Buffer.from(await s.publicKey('signer')), format: 'der', type: 'spki' }), der));
     await s.close();
   } finally {
     t.cleanup();

@@ -2,12 +2,14 @@
  * Keys in a PKCS#11 token through `pkcs11js` (the PKCS#11 2.40 binding that graphene-pk11 itself sits on; we use it
  * directly for a thin, explicit mapping onto C_* calls). Keys are generated inside the token as CKA_TOKEN,
  * CKA_SENSITIVE and not CKA_EXTRACTABLE, so their value can never be read out; the PRF is C_Sign with CKM_SHA256_HMAC
- * (generic secret) or CKM_AES_CMAC (AES), and seal/open use CKM_AES_GCM.
+ * (generic secret) or CKM_AES_CMAC (AES), and seal/open use CKM_AES_GCM. Signing keys are key pairs made by
+ * C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN on P-256, CKM_EC_EDWARDS_KEY_PAIR_GEN on edwards25519) whose private half is
+ * held the same way and may only sign (CKM_ECDSA, CKM_EDDSA).
  */
 import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { ecdsaRawToDer } from './der.js';
 import { createRequire } from 'node:module';
-import { checkLabel, KEY_BYTES, KeyStoreError, type KeyStore, type SecretKeyType } from './key-store.js';
+import { checkLabel, isSigningKeyAlg, KEY_BYTES, KeyStoreError, type KeyStore, type KeyType, type SecretKeyType, type SigningKeyAlg } from './key-store.js';
 
 type Pkcs11Module = typeof import('pkcs11js');
 type PKCS11 = import('pkcs11js').PKCS11;
@@ -15,6 +17,17 @@ type Handle = Buffer;
 
 const NONCE = 12;
 const TAG = 16;
+
+/** PKCS#11 3.0 §6.3 (Edwards curves) values; pkcs11js 2.x predates them. */
+const CKK_EC_EDWARDS = 0x40;
+const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+const CKM_EDDSA = 0x1057;
+/** CKA_EC_PARAMS of an Ed25519 key: the OID id-Ed25519 1.3.101.112 (RFC 8410 §3), or the curve name (PKCS#11 3.0 §2.3.10). */
+const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
+const ED25519_PARAMS_NAME = Buffer.concat([Buffer.from([0x13, 12]), Buffer.from('edwards25519')]);
+/** SubjectPublicKeyInfo DER up to the key bits: P-256 (RFC 5480 §2, uncompressed point) and Ed25519 (RFC 8410 §4). */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 let loaded: Pkcs11Module | undefined;
 
@@ -65,9 +78,10 @@ function release(module: string): void {
   }
 }
 
+/** A key found by label: the secret key's handle, or for a signing key the private key's handle. */
 interface KeyRef {
   handle: Handle;
-  type: SecretKeyType;
+  type: KeyType;
 }
 
 /** A PKCS#11 token session holding Warden's keys. One session, calls serialised (PKCS#11 §5.6: one operation at a time). */
@@ -76,16 +90,18 @@ export class Pkcs11KeyStore implements KeyStore {
   readonly #p: PKCS11;
   readonly #m: Pkcs11Module;
   readonly #session: Handle;
+  readonly #slot: Handle;
   readonly #keys = new Map<string, KeyRef>();
   #closed = false;
 
   readonly #module: string;
 
-  private constructor(m: Pkcs11Module, p: PKCS11, session: Handle, module: string) {
+  private constructor(m: Pkcs11Module, p: PKCS11, session: Handle, slot: Handle, module: string) {
     this.#module = module;
     this.#m = m;
     this.#p = p;
     this.#session = session;
+    this.#slot = slot;
   }
 
   /** Loads the module, opens a read-write session on the slot and logs in as the user. */
@@ -131,7 +147,7 @@ export class Pkcs11KeyStore implements KeyStore {
           throw err;
         }
       }
-      return new Pkcs11KeyStore(m, p, session, options.module);
+      return new Pkcs11KeyStore(m, p, session, slot, options.module);
     } catch (err) {
       release(options.module);
       if (err instanceof KeyStoreError) throw err;
@@ -149,7 +165,7 @@ export class Pkcs11KeyStore implements KeyStore {
     if (cached) return cached;
     const m = this.#m;
     const handle = this.#findObject(label, m.CKO_SECRET_KEY);
-    if (handle === undefined) return undefined;
+    if (handle === undefined) return this.#findSigning(label);
     const [kt, len] = this.#p.C_GetAttributeValue(this.#session, handle, [{ type: m.CKA_KEY_TYPE }, { type: m.CKA_VALUE_LEN }]);
     const keyType = kt!.value.readUInt32LE();
     const bytes = len!.value.length >= 4 ? len!.value.readUInt32LE() : 0;
@@ -162,6 +178,28 @@ export class Pkcs11KeyStore implements KeyStore {
     return ref;
   }
 
+  /** The private key `label` as a signing key: P-256 (es256) or edwards25519 (ed25519). */
+  #findSigning(label: string): KeyRef | undefined {
+    const m = this.#m;
+    const handle = this.#findObject(label, m.CKO_PRIVATE_KEY);
+    if (handle === undefined) return undefined;
+    const [kt, params] = this.#p.C_GetAttributeValue(this.#session, handle, [{ type: m.CKA_KEY_TYPE }, { type: m.CKA_EC_PARAMS }]);
+    const keyType = kt!.value.readUInt32LE();
+    let type: SigningKeyAlg;
+    if (keyType === m.CKK_EC && params!.value.equals(Pkcs11KeyStore.P256_PARAMS)) type = 'es256';
+    else if (keyType === CKK_EC_EDWARDS && (params!.value.equals(ED25519_PARAMS) || params!.value.equals(ED25519_PARAMS_NAME))) type = 'ed25519';
+    else throw new KeyStoreError('WRONG_KEY_TYPE', `private key ${label} in the token is neither P-256 nor Ed25519`);
+    const ref = { handle, type };
+    this.#keys.set(label, ref);
+    return ref;
+  }
+
+  /** Any object (secret, private or public key) labelled `label`: one label names one key. */
+  #labelTaken(label: string): boolean {
+    if (this.#find(label)) return true;
+    return this.#findObject(label, this.#m.CKO_PUBLIC_KEY) !== undefined;
+  }
+
   #get(label: string): KeyRef {
     const k = this.#find(label);
     if (!k) throw new KeyStoreError('NO_KEY', `no key labelled ${label} in the token`);
@@ -172,7 +210,7 @@ export class Pkcs11KeyStore implements KeyStore {
     return this.#find(label) !== undefined;
   }
 
-  async keyType(label: string): Promise<SecretKeyType | undefined> {
+  async keyType(label: string): Promise<KeyType | undefined> {
     return this.#find(label)?.type;
   }
 
@@ -208,7 +246,7 @@ export class Pkcs11KeyStore implements KeyStore {
     checkLabel(label);
     const { type } = options;
     if (!(type in KEY_BYTES)) throw new KeyStoreError('INVALID', `unknown key type ${String(type)}`);
-    if (this.#find(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
+    if (this.#labelTaken(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
     const m = this.#m;
     const mechanism = type === 'hmac-sha256' ? m.CKM_GENERIC_SECRET_KEY_GEN : m.CKM_AES_KEY_GEN;
     try {
@@ -226,7 +264,7 @@ export class Pkcs11KeyStore implements KeyStore {
   async importSecretKey(label: string, type: SecretKeyType, value: Uint8Array): Promise<void> {
     checkLabel(label);
     if (value.length !== KEY_BYTES[type]) throw new KeyStoreError('INVALID', `a ${type} key is ${KEY_BYTES[type]} bytes`);
-    if (this.#find(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
+    if (this.#labelTaken(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
     try {
       const handle = this.#p.C_CreateObject(this.#session, [...this.#template(label, type), { type: this.#m.CKA_VALUE, value: Buffer.from(value) }]);
       this.#keys.set(label, { handle, type });
@@ -237,6 +275,7 @@ export class Pkcs11KeyStore implements KeyStore {
 
   async prf(label: string, data: Uint8Array): Promise<Uint8Array> {
     const k = this.#get(label);
+    if (isSigningKeyAlg(k.type)) throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not a secret key`);
     const hmac = k.type === 'hmac-sha256';
     try {
       this.#p.C_SignInit(this.#session, { mechanism: hmac ? this.#m.CKM_SHA256_HMAC : this.#m.CKM_AES_CMAC }, k.handle);
@@ -255,7 +294,7 @@ export class Pkcs11KeyStore implements KeyStore {
 
   async seal(label: string, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
     const k = this.#get(label);
-    if (k.type === 'hmac-sha256') throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not an AES key`);
+    if (k.type !== 'aes-128' && k.type !== 'aes-256') throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not an AES key`);
     const nonce = randomBytes(NONCE);
     try {
       this.#p.C_EncryptInit(this.#session, this.#gcm(nonce, aad), k.handle);
@@ -268,7 +307,7 @@ export class Pkcs11KeyStore implements KeyStore {
 
   async open(label: string, sealed: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
     const k = this.#get(label);
-    if (k.type === 'hmac-sha256') throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not an AES key`);
+    if (k.type !== 'aes-128' && k.type !== 'aes-256') throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not an AES key`);
     if (sealed.length < NONCE + TAG) throw new KeyStoreError('SEAL_FAILED', 'sealed data is too short');
     const s = Buffer.from(sealed);
     try {
@@ -298,38 +337,119 @@ export class Pkcs11KeyStore implements KeyStore {
     return handles[0];
   }
 
+  /** The token's mechanisms (C_GetMechanismList), to refuse clearly what it cannot do. */
+  #mechanisms(): Set<number> {
+    return new Set(this.#p.C_GetMechanismList(this.#slot));
+  }
+
+  /**
+   * C_GenerateKeyPair for `alg`: the private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE and may
+   * only sign (PKCS#11 3.0 §2.3.6 for EC, §2.3.11 for Edwards curves); the public key is a token object beside it.
+   */
+  #generateKeyPair(label: string, alg: SigningKeyAlg): void {
+    checkLabel(label);
+    if (!isSigningKeyAlg(alg)) throw new KeyStoreError('INVALID', `unknown signing algorithm ${String(alg)}`);
+    const m = this.#m;
+    if (this.#labelTaken(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists in the token`);
+    const ed = alg === 'ed25519';
+    const [gen, signMech] = ed ? [CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA] : [m.CKM_EC_KEY_PAIR_GEN, m.CKM_ECDSA];
+    let mechanisms: Set<number>;
+    try {
+      mechanisms = this.#mechanisms();
+    } catch (err) {
+      throw tokenError('C_GetMechanismList', err);
+    }
+    if (!mechanisms.has(gen) || !mechanisms.has(signMech)) {
+      throw new KeyStoreError(
+        'UNSUPPORTED',
+        ed ? 'this PKCS#11 token offers no Ed25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA): use es256' : 'this PKCS#11 token offers no ECDSA P-256 (CKM_EC_KEY_PAIR_GEN and CKM_ECDSA)',
+      );
+    }
+    const keyType = ed ? CKK_EC_EDWARDS : m.CKK_EC;
+    try {
+      const { privateKey } = this.#p.C_GenerateKeyPair(
+        this.#session,
+        { mechanism: gen },
+        [
+          { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
+          { type: m.CKA_KEY_TYPE, value: keyType },
+          { type: m.CKA_LABEL, value: label },
+          { type: m.CKA_TOKEN, value: true },
+          { type: m.CKA_PRIVATE, value: false },
+          { type: m.CKA_VERIFY, value: true },
+          { type: m.CKA_EC_PARAMS, value: ed ? ED25519_PARAMS : Pkcs11KeyStore.P256_PARAMS },
+        ],
+        [
+          { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
+          { type: m.CKA_KEY_TYPE, value: keyType },
+          ...this.#heldInToken(label),
+          { type: m.CKA_SIGN, value: true },
+          { type: m.CKA_DECRYPT, value: false },
+          { type: m.CKA_UNWRAP, value: false },
+          { type: m.CKA_DERIVE, value: false },
+        ],
+      );
+      this.#keys.set(label, { handle: privateKey, type: alg });
+    } catch (err) {
+      throw tokenError(`generating ${alg} key pair ${label}`, err);
+    }
+  }
+
   /**
    * Generates a P-256 key pair in the token (C_GenerateKeyPair CKM_EC_KEY_PAIR_GEN): the private key is CKA_TOKEN,
    * CKA_SENSITIVE, not CKA_EXTRACTABLE and may only sign. Returns the public key.
    */
   async generateEcKeyPair(label: string): Promise<KeyObject> {
-    checkLabel(label);
-    const m = this.#m;
-    if (this.#findObject(label, m.CKO_PRIVATE_KEY)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} already exists`);
-    try {
-      this.#p.C_GenerateKeyPair(
-        this.#session,
-        { mechanism: m.CKM_EC_KEY_PAIR_GEN },
-        [
-          { type: m.CKA_CLASS, value: m.CKO_PUBLIC_KEY },
-          { type: m.CKA_KEY_TYPE, value: m.CKK_EC },
-          { type: m.CKA_LABEL, value: label },
-          { type: m.CKA_TOKEN, value: true },
-          { type: m.CKA_VERIFY, value: true },
-          { type: m.CKA_EC_PARAMS, value: Pkcs11KeyStore.P256_PARAMS },
-        ],
-        [
-          { type: m.CKA_CLASS, value: m.CKO_PRIVATE_KEY },
-          { type: m.CKA_KEY_TYPE, value: m.CKK_EC },
-          ...this.#heldInToken(label),
-          { type: m.CKA_SIGN, value: true },
-          { type: m.CKA_DERIVE, value: false },
-        ],
-      );
-    } catch (err) {
-      throw tokenError(`generating EC key pair ${label}`, err);
-    }
+    this.#generateKeyPair(label, 'es256');
     return this.ecPublicKey(label)!;
+  }
+
+  async generateSigningKey(label: string, options: { alg: SigningKeyAlg }): Promise<Uint8Array> {
+    this.#generateKeyPair(label, options.alg);
+    return this.publicKey(label);
+  }
+
+  /** CKA_EC_POINT without its DER OCTET STRING wrapping (PKCS#11 v2.40 §2.3.3; 3.0 tokens may give it bare). */
+  static #point(v: Buffer, size: number): Buffer {
+    return v.length === size + 2 && v[0] === 0x04 && v[1] === size ? v.subarray(2) : v;
+  }
+
+  async publicKey(label: string): Promise<Uint8Array> {
+    const k = this.#get(label);
+    if (!isSigningKeyAlg(k.type)) throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not a signing key`);
+    const m = this.#m;
+    const h = this.#findObject(label, m.CKO_PUBLIC_KEY);
+    if (!h) throw new KeyStoreError('NO_KEY', `the token holds no public key labelled ${label}`);
+    const [point] = this.#p.C_GetAttributeValue(this.#session, h, [{ type: m.CKA_EC_POINT }]);
+    if (k.type === 'es256') {
+      const q = Pkcs11KeyStore.#point(point!.value, 65);
+      if (q.length !== 65 || q[0] !== 0x04) throw new KeyStoreError('TOKEN', `key ${label}: unexpected EC point encoding`);
+      return new Uint8Array(Buffer.concat([P256_SPKI_PREFIX, q]));
+    }
+    const a = Pkcs11KeyStore.#point(point!.value, 32);
+    if (a.length !== 32) throw new KeyStoreError('TOKEN', `key ${label}: unexpected Ed25519 public key encoding`);
+    return new Uint8Array(Buffer.concat([ED25519_SPKI_PREFIX, a]));
+  }
+
+  /**
+   * ES256: SHA-256 here, C_Sign CKM_ECDSA in the token over the digest; its output is already r || s (PKCS#11 3.0
+   * §2.3.1). Ed25519: C_Sign CKM_EDDSA with no parameters, which is pure Ed25519 (§2.3.14). pkcs11js calls are
+   * synchronous, so no other call can come between C_SignInit and C_Sign.
+   */
+  async sign(label: string, data: Uint8Array): Promise<Uint8Array> {
+    const k = this.#get(label);
+    if (!isSigningKeyAlg(k.type)) throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not a signing key`);
+    const es = k.type === 'es256';
+    const input = es ? createHash('sha256').update(data).digest() : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    try {
+      this.#p.C_SignInit(this.#session, { mechanism: es ? this.#m.CKM_ECDSA : CKM_EDDSA }, k.handle);
+      const sig = this.#p.C_Sign(this.#session, input, Buffer.alloc(64));
+      if (sig.length !== 64) throw new KeyStoreError('TOKEN', `the token made a ${sig.length}-byte ${k.type} signature`);
+      return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+    } catch (err) {
+      if (err instanceof KeyStoreError) throw err;
+      throw tokenError(`${k.type} signing with key ${label}`, err);
+    }
   }
 
   /** The public key of the token's EC key pair `label`, or undefined if there is none. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +109,102 @@ test('seal/open round trip; another aad, a flipped bit or an HMAC key is refused
     bad[14] = bad[14]! ^ 1;
     await assert.rejects(s.open('box', bad, aad), (e: KeyStoreError) => e.code === 'SEAL_FAILED');
     await assert.rejects(s.seal('mac', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await s.close();
+  } finally {
+    done();
+  }
+});
+
+test('signing keys: ES256 (r||s over SHA-256) and Ed25519 signatures verify under publicKey(), also after a reopen', async () => {
+  const { file, done } = tempFile();
+  try {
+    const s = await SoftwareKeyStore.open(file, 'pw', { create: true });
+    const spki = { es: await s.generateSigningKey('fw-es', { alg: 'es256' }), ed: await s.generateSigningKey('fw-ed', { alg: 'ed25519' }) };
+    assert.equal(await s.keyType('fw-es'), 'es256');
+    assert.equal(await s.keyType('fw-ed'), 'ed25519');
+    assert.deepEqual(await s.publicKey('fw-es'), spki.es);
+    const esPub = createPublicKey({ key: Buffer.from(spki.es), format: 'der', type: 'spki' });
+    const edPub = createPublicKey({ key: Buffer.from(spki.ed), format: 'der', type: 'spki' });
+    assert.equal(esPub.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.equal(edPub.asymmetricKeyType, 'ed25519');
+    const data = Buffer.from('the Sig_structure of a manifest');
+    const es = await s.sign('fw-es', data);
+    const ed = await s.sign('fw-ed', data);
+    assert.equal(es.length, 64);
+    assert.equal(ed.length, 64);
+    assert.ok(verify('sha256', data, { key: esPub, dsaEncoding: 'ieee-p1363' }, es));
+    assert.ok(verify(null, data, edPub, ed));
+    assert.ok(!verify('sha256', Buffer.from('other data'), { key: esPub, dsaEncoding: 'ieee-p1363' }, es));
+    await s.close();
+
+    const r = await SoftwareKeyStore.open(file, 'pw');
+    assert.equal(await r.keyType('fw-ed'), 'ed25519');
+    assert.deepEqual(await r.publicKey('fw-es'), spki.es);
+    assert.deepEqual(await r.publicKey('fw-ed'), spki.ed);
+    assert.ok(verify('sha256', data, { key: esPub, dsaEncoding: 'ieee-p1363' }, await r.sign('fw-es', data)));
+    assert.deepEqual(await r.sign('fw-ed', data), ed, 'Ed25519 is deterministic (RFC 8032 §5.1.6): the same key came back');
+    await r.close();
+    await assert.rejects(r.sign('fw-es', data), (e: KeyStoreError) => e.code === 'CLOSED');
+  } finally {
+    done();
+  }
+});
+
+test('a signing key is sealed at rest like a secret key: no PKCS#8 in the file, an altered record or type is CORRUPT', async () => {
+  const { file, done } = tempFile();
+  try {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const s = await SoftwareKeyStore.open(file, 'pw', { create: true });
+    const spki = await s.importSigningKey('fw', privateKey);
+    assert.deepEqual(Buffer.from(spki), createPublicKey(privateKey).export({ format: 'der', type: 'spki' }));
+    await assert.rejects(s.importSigningKey('pub', createPublicKey(privateKey)), (e: KeyStoreError) => e.code === 'INVALID');
+    await assert.rejects(s.importSigningKey('p384', generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey), (e: KeyStoreError) => e.code === 'INVALID');
+    await s.close();
+
+    const text = readFileSync(file, 'utf8');
+    const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const d = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+    for (const secret of [pkcs8.toString('base64'), pkcs8.toString('hex'), d.toString('hex'), d.toString('base64'), d.toString('base64url')]) {
+      assert.ok(!text.includes(secret), 'the private key appears in the file');
+    }
+    const json = JSON.parse(text) as { keys: Record<string, { type: string; data: string }> };
+    assert.equal(json.keys.fw!.type, 'es256');
+
+    const retyped = structuredClone(json);
+    retyped.keys.fw!.type = 'ed25519';
+    writeFileSync(file, JSON.stringify(retyped));
+    await assert.rejects(SoftwareKeyStore.open(file, 'pw'), (e: KeyStoreError) => e.code === 'CORRUPT');
+    const flipped = structuredClone(json);
+    const data = Buffer.from(flipped.keys.fw!.data, 'base64');
+    data[5] = data[5]! ^ 0x10;
+    flipped.keys.fw!.data = data.toString('base64');
+    writeFileSync(file, JSON.stringify(flipped));
+    await assert.rejects(SoftwareKeyStore.open(file, 'pw'), (e: KeyStoreError) => e.code === 'CORRUPT');
+    writeFileSync(file, text);
+    const again = await SoftwareKeyStore.open(file, 'pw');
+    assert.deepEqual(await again.publicKey('fw'), spki);
+    await again.close();
+  } finally {
+    done();
+  }
+});
+
+test('secret and signing keys share one label space, and each refuses the other\'s operations', async () => {
+  const { file, done } = tempFile();
+  try {
+    const s = await SoftwareKeyStore.open(file, 'pw', { create: true });
+    await s.generateSecretKey('secret', { type: 'aes-256' });
+    await s.generateSigningKey('signer', { alg: 'ed25519' });
+    await assert.rejects(s.generateSigningKey('secret', { alg: 'es256' }), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateSecretKey('signer', { type: 'hmac-sha256' }), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateSigningKey('signer', { alg: 'ed25519' }), (e: KeyStoreError) => e.code === 'KEY_EXISTS');
+    await assert.rejects(s.generateSigningKey('bad label', { alg: 'es256' }), (e: KeyStoreError) => e.code === 'INVALID');
+    await assert.rejects(s.generateSigningKey('rsa', { alg: 'rs256' as 'es256' }), (e: KeyStoreError) => e.code === 'INVALID');
+    await assert.rejects(s.sign('secret', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await assert.rejects(s.publicKey('secret'), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await assert.rejects(s.sign('none', Buffer.from('x')), (e: KeyStoreError) => e.code === 'NO_KEY');
+    await assert.rejects(s.prf('signer', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
+    await assert.rejects(s.seal('signer', Buffer.from('x')), (e: KeyStoreError) => e.code === 'WRONG_KEY_TYPE');
     await s.close();
   } finally {
     done();

@@ -1,14 +1,28 @@
 /**
- * The software key store: one JSON file (default DATA/keystore.json, mode 0600) holding each key encrypted with
+ * The software key store: one JSON file (default DATA/keystore.json, mode 0600) holding each key (a secret key's bytes,
+ * a signing key's PKCS#8 DER) encrypted with
  * AES-256-GCM under a wrapping key derived from a passphrase with scrypt (salt per file). A verifier sealed under the
  * wrapping key tells a wrong passphrase from a damaged file. Writes go to a temporary file renamed over the old one,
  * so a failed write or a wrong passphrase never overwrites anything.
  */
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, scrypt, type CipherGCMTypes, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPairSync,
+  randomBytes,
+  scrypt,
+  sign,
+  type CipherGCMTypes,
+  type KeyObject,
+} from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AesCmac } from './cmac.js';
-import { checkLabel, KEY_BYTES, KeyStoreError, type KeyStore, type SecretKeyType } from './key-store.js';
+import { checkLabel, isSigningKeyAlg, KEY_BYTES, KeyStoreError, type KeyStore, type KeyType, type SecretKeyType, type SigningKeyAlg } from './key-store.js';
 
 const FILE_VERSION = 1;
 /** scrypt cost: N = 2^15 is the floor the brief sets; r = 8, p = 1 (RFC 7914 §2). */
@@ -26,7 +40,7 @@ interface SealedJson {
 }
 
 interface KeyJson extends SealedJson {
-  type: SecretKeyType;
+  type: KeyType;
   created: string;
 }
 
@@ -38,10 +52,21 @@ interface FileJson {
 }
 
 interface Loaded {
-  type: SecretKeyType;
+  type: KeyType;
   hmac?: KeyObject;
   cmac?: AesCmac;
   aes?: Buffer;
+  /** A signing key's private key, and its public key as SubjectPublicKeyInfo DER. */
+  signing?: KeyObject;
+  spki?: Buffer;
+}
+
+/** The signing algorithm of a private key, or undefined for keys the store does not sign with. */
+function signingAlgOf(key: KeyObject): SigningKeyAlg | undefined {
+  if (key.type !== 'private') return undefined;
+  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'es256';
+  return undefined;
 }
 
 function gcmName(key: Buffer): CipherGCMTypes {
@@ -72,7 +97,7 @@ function openWith(key: Uint8Array, s: SealedJson, aad: Uint8Array): Buffer | und
   }
 }
 
-function keyAad(label: string, type: SecretKeyType): Buffer {
+function keyAad(label: string, type: KeyType): Buffer {
   return Buffer.from(JSON.stringify(['warden-key', label, type]));
 }
 
@@ -168,8 +193,10 @@ export class SoftwareKeyStore implements KeyStore {
     const store = new SoftwareKeyStore(file, wrap, json);
     for (const [label, k] of Object.entries(json.keys)) {
       const raw = openWith(wrap, k, keyAad(label, k.type));
-      if (!raw || raw.length !== KEY_BYTES[k.type]) throw new KeyStoreError('CORRUPT', `key ${label} in ${file} does not open: the file was altered`);
-      store.#load(label, k.type, raw);
+      if (!raw) throw new KeyStoreError('CORRUPT', `key ${label} in ${file} does not open: the file was altered`);
+      if (isSigningKeyAlg(k.type)) store.#loadSigning(label, k.type, raw, file);
+      else if (Object.hasOwn(KEY_BYTES, k.type) && raw.length === KEY_BYTES[k.type]) store.#load(label, k.type, raw);
+      else throw new KeyStoreError('CORRUPT', `key ${label} in ${file} has an unknown type or length`);
     }
     return store;
   }
@@ -177,6 +204,35 @@ export class SoftwareKeyStore implements KeyStore {
   #load(label: string, type: SecretKeyType, raw: Buffer): void {
     if (type === 'hmac-sha256') this.#keys.set(label, { type, hmac: createSecretKey(raw) });
     else this.#keys.set(label, { type, cmac: new AesCmac(raw), aes: raw });
+  }
+
+  /** `der` is PKCS#8; it is zeroed once the KeyObject holds the key. */
+  #loadSigning(label: string, alg: SigningKeyAlg, der: Buffer, file: string): void {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } catch {
+      throw new KeyStoreError('CORRUPT', `signing key ${label} in ${file} is not a PKCS#8 key`);
+    } finally {
+      der.fill(0);
+    }
+    if (signingAlgOf(key) !== alg) throw new KeyStoreError('CORRUPT', `signing key ${label} in ${file} is not an ${alg} key`);
+    this.#setSigning(label, alg, key);
+  }
+
+  #setSigning(label: string, alg: SigningKeyAlg, key: KeyObject): void {
+    this.#keys.set(label, { type: alg, signing: key, spki: createPublicKey(key).export({ format: 'der', type: 'spki' }) });
+  }
+
+  /** Seals `raw` under the wrapping key into the file as key `label`; nothing changes in memory or on disk on failure. */
+  #store(label: string, type: KeyType, raw: Buffer): void {
+    this.#json.keys[label] = { type, created: new Date().toISOString(), ...sealWith(this.#wrap, raw, keyAad(label, type)) };
+    try {
+      this.#save();
+    } catch (err) {
+      delete this.#json.keys[label];
+      throw err;
+    }
   }
 
   #save(): void {
@@ -199,7 +255,7 @@ export class SoftwareKeyStore implements KeyStore {
     return this.#keys.has(label);
   }
 
-  async keyType(label: string): Promise<SecretKeyType | undefined> {
+  async keyType(label: string): Promise<KeyType | undefined> {
     this.#live();
     return this.#keys.get(label)?.type;
   }
@@ -219,14 +275,51 @@ export class SoftwareKeyStore implements KeyStore {
     if (value.length !== KEY_BYTES[type]) throw new KeyStoreError('INVALID', `a ${type} key is ${KEY_BYTES[type]} bytes`);
     if (this.#keys.has(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists`);
     const raw = Buffer.from(value);
-    this.#json.keys[label] = { type, created: new Date().toISOString(), ...sealWith(this.#wrap, raw, keyAad(label, type)) };
-    try {
-      this.#save();
-    } catch (err) {
-      delete this.#json.keys[label];
-      throw err;
-    }
+    this.#store(label, type, raw);
     this.#load(label, type, raw);
+  }
+
+  async generateSigningKey(label: string, options: { alg: SigningKeyAlg }): Promise<Uint8Array> {
+    const { alg } = options;
+    if (!isSigningKeyAlg(alg)) throw new KeyStoreError('INVALID', `unknown signing algorithm ${String(alg)}`);
+    const { privateKey } = alg === 'es256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+    return this.importSigningKey(label, privateKey);
+  }
+
+  /**
+   * Stores a P-256 or Ed25519 private key the caller supplies (migrating a PEM signing key, test fixtures), sealed
+   * like every other key (PKCS#8 DER under AES-256-GCM). Returns the public key (SubjectPublicKeyInfo DER).
+   */
+  async importSigningKey(label: string, privateKey: KeyObject): Promise<Uint8Array> {
+    this.#live();
+    checkLabel(label);
+    const alg = signingAlgOf(privateKey);
+    if (!alg) throw new KeyStoreError('INVALID', 'a signing key is an ECDSA P-256 or an Ed25519 private key');
+    if (this.#keys.has(label)) throw new KeyStoreError('KEY_EXISTS', `a key labelled ${label} exists`);
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    try {
+      this.#store(label, alg, der);
+    } finally {
+      der.fill(0);
+    }
+    this.#setSigning(label, alg, privateKey);
+    return new Uint8Array(this.#keys.get(label)!.spki!);
+  }
+
+  #signing(label: string): Loaded & { type: SigningKeyAlg; signing: KeyObject; spki: Buffer } {
+    const k = this.#get(label);
+    if (!k.signing || !k.spki || !isSigningKeyAlg(k.type)) throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not a signing key`);
+    return k as Loaded & { type: SigningKeyAlg; signing: KeyObject; spki: Buffer };
+  }
+
+  async publicKey(label: string): Promise<Uint8Array> {
+    return new Uint8Array(this.#signing(label).spki);
+  }
+
+  async sign(label: string, data: Uint8Array): Promise<Uint8Array> {
+    const k = this.#signing(label);
+    const sig = k.type === 'es256' ? sign('sha256', data, { key: k.signing, dsaEncoding: 'ieee-p1363' }) : sign(null, data, k.signing);
+    return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
   }
 
   async prf(label: string, data: Uint8Array): Promise<Uint8Array> {
@@ -237,7 +330,8 @@ export class SoftwareKeyStore implements KeyStore {
   prfSync(label: string, data: Uint8Array): Buffer {
     const k = this.#get(label);
     if (k.hmac) return createHmac('sha256', k.hmac).update(data).digest();
-    return k.cmac!.mac(data);
+    if (!k.cmac) throw new KeyStoreError('WRONG_KEY_TYPE', `key ${label} is not a secret key`);
+    return k.cmac.mac(data);
   }
 
   async seal(label: string, plaintext: Uint8Array, aad: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
