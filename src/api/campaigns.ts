@@ -7,6 +7,7 @@
  * `GET /api/campaigns[/:id]` list or show one with each device; `GET /api/campaigns/:id/devices/:ep` one device's
  * state and history.
  */
+import type { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import {
   CampaignError,
@@ -20,8 +21,8 @@ import {
 } from '../firmware/index.js';
 import { ApiError } from './api-error.js';
 
-/** What the routes need of FirmwareCampaignManager. */
-export interface CampaignHost {
+/** What the routes (and the event stream: its 'campaign' and 'device' events) need of FirmwareCampaignManager. */
+export interface CampaignHost extends Pick<EventEmitter, 'on' | 'off'> {
   create(packageId: string, target: CampaignTarget, settings?: Partial<CampaignSettings>, actor?: string): Promise<FirmwareCampaignSummary>;
   start(id: number): Promise<FirmwareCampaignSummary>;
   pause(id: number, reason?: string): FirmwareCampaignSummary;

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { EventEmitter } from 'node:events';
 import assert from 'node:assert/strict';
 import { Lwm2mPath } from '../lwm2m/index.js';
 import type { Notification } from '../server/types.js';
@@ -149,4 +150,45 @@ test('frames and composite notification JSON', () => {
   assert.equal(n.kind, 'composite');
   assert.equal(n.res, '/3/0/9,/3/0/0');
   assert.deepEqual(n.val, { '/3/0/9': { kind: 'singleResource', id: 9, type: 'INTEGER', value: 1 } });
+});
+
+test('SSE: campaign progress as CAMPAIGN (unfiltered streams) and FIRMWARE (the device\'s own stream too)', async () => {
+  const campaigns = Object.assign(new EventEmitter(), {
+    create: () => Promise.reject(new Error('unused')),
+    start: () => Promise.reject(new Error('unused')),
+    pause: () => { throw new Error('unused'); },
+    resumeCampaign: () => { throw new Error('unused'); },
+    cancel: () => Promise.reject(new Error('unused')),
+    status: () => undefined,
+    list: () => [],
+    device: () => undefined,
+  });
+  const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, campaigns });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const ac = new AbortController();
+  try {
+    const addr = app.server.address();
+    assert.ok(addr !== null && typeof addr === 'object');
+    const open = async (query: string) => {
+      const res = await fetch(`http://127.0.0.1:${addr.port}/api/event${query}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+      const reader = res.body!.getReader();
+      await reader.read(); // ": connected"
+      return reader;
+    };
+    const all = await open('');
+    const dev1 = await open('?ep=dev1');
+    campaigns.emit('device', { campaignId: 1, endpoint: 'dev2', state: 'downloading' });
+    campaigns.emit('campaign', { id: 1, state: 'paused', pauseReason: 'error rate' });
+    campaigns.emit('device', { campaignId: 1, endpoint: 'dev1', state: 'failed', updateResult: 8 });
+    assert.deepEqual(await readEvents(all, 3), [
+      { event: 'FIRMWARE', data: { campaignId: 1, endpoint: 'dev2', state: 'downloading' } },
+      { event: 'CAMPAIGN', data: { id: 1, state: 'paused', pauseReason: 'error rate' } },
+      { event: 'FIRMWARE', data: { campaignId: 1, endpoint: 'dev1', state: 'failed', updateResult: 8 } },
+    ]);
+    assert.deepEqual(await readEvents(dev1, 1), [{ event: 'FIRMWARE', data: { campaignId: 1, endpoint: 'dev1', state: 'failed', updateResult: 8 } }]);
+  } finally {
+    ac.abort();
+    await app.close();
+  }
+  assert.equal(campaigns.listenerCount('device'), 0, 'detached once the streams closed');
 });

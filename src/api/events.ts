@@ -2,6 +2,7 @@
  * Server-sent events (WHATWG HTML §9.2) at /api/event?ep=: registrations, queue-mode state,
  * notifications and Send, as `event: NAME` / `data: <json>` frames.
  */
+import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeviceManagement, Notification, Registration, SendData } from '../server/types.js';
@@ -9,7 +10,12 @@ import { statusName } from './device-response.js';
 import { nodeToJson, pathNodesToJson } from './node-json.js';
 import { registrationToJson } from './registration-json.js';
 
-export type EventName = 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'SEND';
+export type EventName =
+  | 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'SEND'
+  /** A firmware campaign changed state or progressed (its summary); to streams without `?ep=`. */
+  | 'CAMPAIGN'
+  /** A device of a firmware campaign moved (`campaignId`, `endpoint`, `state`, `updateResult`, `lastError` ...). */
+  | 'FIRMWARE';
 
 /** NOTIFICATION data. */
 export interface NotificationEventJson {
@@ -52,6 +58,8 @@ export interface EventsOptions {
   isSleeping: (endpoint: string) => boolean;
   /** Comment heartbeat period (default 15 s) that keeps proxies from closing an idle stream. */
   heartbeatMs?: number;
+  /** Firmware campaigns: their 'campaign' and 'device' events become CAMPAIGN and FIRMWARE. */
+  campaigns?: Pick<EventEmitter, 'on' | 'off'>;
 }
 
 interface Subscriber {
@@ -69,7 +77,8 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
   const subscribers = new Set<Subscriber>();
   let heartbeat: NodeJS.Timeout | undefined;
 
-  const broadcast = (ep: string, event: EventName, data: unknown): void => {
+  /** To every stream, or with `ep` to the streams that follow that endpoint and those that follow every one. */
+  const broadcast = (ep: string | undefined, event: EventName, data: unknown): void => {
     if (subscribers.size === 0) return;
     const frame = sseFrame(event, data);
     for (const s of subscribers) if (s.ep === undefined || s.ep === ep) s.res.write(frame);
@@ -87,8 +96,13 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
     ['send', (s: SendData) => subscribers.size > 0 && broadcast(s.endpoint, 'SEND', sendToJson(s))],
   ];
 
+  const onCampaign = (summary: unknown): void => broadcast(undefined, 'CAMPAIGN', summary);
+  const onCampaignDevice = (d: { endpoint: string }): void => broadcast(d.endpoint, 'FIRMWARE', d);
+
   const attach = (): void => {
     for (const [name, fn] of listeners) server.on(name, fn);
+    opts.campaigns?.on('campaign', onCampaign);
+    opts.campaigns?.on('device', onCampaignDevice);
     heartbeat = setInterval(() => {
       for (const s of subscribers) s.res.write(': heartbeat\n\n');
     }, heartbeatMs);
@@ -96,6 +110,8 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
   };
   const detach = (): void => {
     for (const [name, fn] of listeners) server.off(name, fn);
+    opts.campaigns?.off('campaign', onCampaign);
+    opts.campaigns?.off('device', onCampaignDevice);
     clearInterval(heartbeat);
     heartbeat = undefined;
   };

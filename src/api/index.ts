@@ -126,7 +126,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   registerClientRoutes(app, { server, model, isSleeping });
-  registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs });
+  registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs, ...(opts.campaigns ? { campaigns: opts.campaigns } : {}) });
   if (opts.security) securityRoutes(app, { security: opts.security });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
   if (opts.credentials) credentialsRoutes(app, opts.credentials);
