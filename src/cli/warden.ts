@@ -114,7 +114,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     onRemoved: (endpoint) => audit.record({ endpoint, kind: 'revoked', actor: 'api' }),
   });
   const sessions = new DtlsSessionStore(store, box);
-  const transport = o.coapPort !== undefined ? await UdpTransport.bind(o.coapPort, o.coapHost) : undefined;
+  const transport = o.coapPort !== undefined ? await UdpTransport.bind(o.coapPort, o.coapHost, 'server') : undefined;
   // Warden's device CA: EST enrollment over CoAPs, and a trust anchor (with its CRL) for device certificates.
   const ca = await CertificateAuthority.openOrCreate({ store, box });
   let dtls: DtlsServer | undefined;
@@ -436,7 +436,7 @@ async function startBootstrap(
 ): Promise<{ server: BootstrapServer; port?: number; securePort?: number; keyStore?: KeyStore } | undefined> {
   if (o.bootstrapPort === undefined && o.bootstrapsPort === undefined) return undefined;
   const factory = await factoryKeys(o);
-  const plain = o.bootstrapPort !== undefined ? await UdpTransport.bind(o.bootstrapPort, o.coapHost) : undefined;
+  const plain = o.bootstrapPort !== undefined ? await UdpTransport.bind(o.bootstrapPort, o.coapHost, 'server') : undefined;
   const secure = o.bootstrapsPort !== undefined
     ? await DtlsServer.bind(o.bootstrapsPort, o.coapHost, {
         pskLookup: bootstrapPskLookup({ factoryKeys: factory?.keys }),

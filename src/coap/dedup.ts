@@ -1,5 +1,7 @@
 /** What the endpoint remembers about a received CON/NON message (RFC 7252 §4.5). */
 export interface DedupEntry {
+  /** The cache key (peer + message ID). */
+  readonly key: string;
   /** Token of the remembered message: a "duplicate" with another token is a new message that reused the ID too early. */
   token: Uint8Array;
   /** The reply sent for it (ACK, piggybacked response or RST), re-sent verbatim for a duplicate CON. */
@@ -35,9 +37,15 @@ export class DedupCache {
 
   /** Record a fresh message and return its entry. */
   add(key: string, token: Uint8Array): DedupEntry {
-    const entry: DedupEntry = { token };
+    const entry: DedupEntry = { key, token };
     this.current.set(key, entry);
     return entry;
+  }
+
+  /** Forgets a message: a duplicate of it is then taken as a new message. */
+  forget(entry: DedupEntry): void {
+    if (this.current.get(entry.key) === entry) this.current.delete(entry.key);
+    else if (this.previous.get(entry.key) === entry) this.previous.delete(entry.key);
   }
 
   /** Number of remembered messages (both generations). */

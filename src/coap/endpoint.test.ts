@@ -155,9 +155,9 @@ test('abort signal, overall timeout and close reject pending requests', async ()
 test('server dedup: a duplicate CON gets the cached reply without a second handler call', async () => {
   const { ep, received, send } = setup();
   let calls = 0;
-  ep.onRequest(() => ({ code: ResponseCode.Content, payload: Buffer.from(String(++calls)) }));
-  send({ code: Method.GET, messageId: 42, token: tok });
-  send({ code: Method.GET, messageId: 42, token: tok });
+  ep.onRequest(() => ({ code: ResponseCode.Changed, payload: Buffer.from(String(++calls)) }));
+  send({ code: Method.POST, messageId: 42, token: tok });
+  send({ code: Method.POST, messageId: 42, token: tok });
   await flush();
   assert.equal(calls, 1);
   assert.equal(received.length, 2);
@@ -174,18 +174,36 @@ test('server dedup: a duplicate CON gets the cached reply without a second handl
   await ep.close();
 });
 
+test('server dedup: a duplicate CON GET is served again rather than from a kept reply (RFC 7252 §4.5)', async () => {
+  const { ep, received, send } = setup();
+  let calls = 0;
+  ep.onRequest(() => ({ code: ResponseCode.Content, payload: Buffer.from('block') }));
+  const before = ep.stats().dedup;
+  send({ code: Method.GET, messageId: 44, token: tok });
+  await flush();
+  assert.equal(ep.stats().dedup, before, 'nothing kept once answered');
+  ep.onRequest(() => ({ code: ResponseCode.Content, payload: Buffer.from(`again ${++calls}`) }));
+  send({ code: Method.GET, messageId: 44, token: tok });
+  await flush();
+  assert.equal(calls, 1);
+  assert.equal(received.length, 2);
+  assert.equal(received[1]!.messageId, 44);
+  assert.equal(Buffer.from(received[1]!.payload).toString(), 'again 1');
+  await ep.close();
+});
+
 test('dedup entries expire after EXCHANGE_LIFETIME', async () => {
   const { clock, ep, send } = setup({ exchangeLifetime: 1000 });
   let calls = 0;
-  ep.onRequest(() => ({ code: ResponseCode.Content, payload: Buffer.from(String(++calls)) }));
-  send({ code: Method.GET, messageId: 42, token: tok });
+  ep.onRequest(() => ({ code: ResponseCode.Changed, payload: Buffer.from(String(++calls)) }));
+  send({ code: Method.POST, messageId: 42, token: tok });
   await flush();
   clock.advance(500);
-  send({ code: Method.GET, messageId: 42, token: tok });
+  send({ code: Method.POST, messageId: 42, token: tok });
   await flush();
   assert.equal(calls, 1);
   clock.advance(2500);
-  send({ code: Method.GET, messageId: 42, token: tok });
+  send({ code: Method.POST, messageId: 42, token: tok });
   await flush();
   assert.equal(calls, 2);
   await ep.close();

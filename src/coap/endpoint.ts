@@ -902,7 +902,12 @@ export class CoapEndpoint {
       payload,
     };
     if (req.type === MessageType.CON && !sx.acked) {
-      sx.dedup.reply = this.send(out, sx.peer);
+      const datagram = this.send(out, sx.peer);
+      // §4.5: a duplicate of an idempotent GET may be processed again instead of answered from a kept reply.
+      // Keeping the reply of every block of every download for EXCHANGE_LIFETIME costs more than serving a
+      // retransmitted block twice. Observe registrations keep theirs (the relation must not be set up twice).
+      if (req.code === Method.GET && sx.observe === undefined) this.dedup.forget(sx.dedup);
+      else sx.dedup.reply = datagram;
     } else if (req.type === MessageType.CON) {
       out.type = MessageType.CON;
       out.messageId = this.nextMessageId(sx.peer);

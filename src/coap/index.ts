@@ -7,4 +7,4 @@ export { encodeBlock, decodeBlock, szxToSize, sizeToSzx, type BlockValue } from 
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { MemoryTransport } from './memory.js';
 export { CoapEndpoint, type CoapEndpointOptions } from './endpoint.js';
-export { UdpTransport, bindUdpSocket } from './udp.js';
+export { UdpTransport, bindUdpSocket, SERVER_SOCKET_BUFFER } from './udp.js';

@@ -4,16 +4,32 @@ import type { PeerAddress, PeerIdentity, Transport } from './types.js';
 type DatagramHandler = (datagram: Uint8Array, peer: PeerAddress, identity?: PeerIdentity) => void;
 
 /**
- * A UDP socket bound on `host:port` (port 0 = ephemeral; host undefined = any address), udp6 when `family` (an
- * address of the family wanted) contains ':'. Rejects with the bind error (e.g. EADDRINUSE).
+ * Receive and send buffer of a server's socket. Linux's default (about 208 KiB) overflows when a thousand devices
+ * send at once, and every datagram dropped there costs its device a retransmission timeout (2 s and more). The
+ * kernel caps the value at net.core.rmem_max / wmem_max.
  */
-export function bindUdpSocket(port: number, host: string | undefined, family: string): Promise<Socket> {
+export const SERVER_SOCKET_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * A UDP socket bound on `host:port` (port 0 = ephemeral; host undefined = any address), udp6 when `family` (an
+ * address of the family wanted) contains ':', with `bufferBytes` socket buffers when given. Rejects with the bind
+ * error (e.g. EADDRINUSE).
+ */
+export function bindUdpSocket(port: number, host: string | undefined, family: string, bufferBytes?: number): Promise<Socket> {
   const socket = createSocket({ type: family.includes(':') ? 'udp6' : 'udp4' });
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     socket.once('error', onError);
     socket.bind(port, host, () => {
       socket.off('error', onError);
+      if (bufferBytes !== undefined) {
+        try {
+          socket.setRecvBufferSize(bufferBytes);
+          socket.setSendBufferSize(bufferBytes);
+        } catch {
+          // A smaller buffer only costs retransmissions under load.
+        }
+      }
       resolve(socket);
     });
   });
@@ -33,9 +49,9 @@ export class UdpTransport implements Transport {
     socket.on('error', () => {});
   }
 
-  /** Bind a socket on `host:port` (port 0 = ephemeral). */
-  static async bind(port: number, host = '0.0.0.0'): Promise<UdpTransport> {
-    return new UdpTransport(await bindUdpSocket(port, host, host));
+  /** Bind a socket on `host:port` (port 0 = ephemeral); a server's socket gets SERVER_SOCKET_BUFFER buffers. */
+  static async bind(port: number, host = '0.0.0.0', role: 'server' | 'client' = 'client'): Promise<UdpTransport> {
+    return new UdpTransport(await bindUdpSocket(port, host, host, role === 'server' ? SERVER_SOCKET_BUFFER : undefined));
   }
 
   /** The bound local address. */

@@ -5,7 +5,7 @@
  */
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { systemClock, type Clock } from '../coap/clock.js';
-import { bindUdpSocket } from '../coap/udp.js';
+import { bindUdpSocket, SERVER_SOCKET_BUFFER } from '../coap/udp.js';
 import type { PeerAddress, Transport } from '../coap/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DtlsAlert } from './alert.js';
@@ -175,7 +175,7 @@ export class DtlsServer implements Transport {
 
   /** Binds a UDP socket on `host:port` (port 0 = ephemeral; udp6 when the host contains ':'). */
   static async bind(port: number, host: string, opts: DtlsServerOptions): Promise<DtlsServer> {
-    const socket = await bindUdpSocket(port, host, host);
+    const socket = await bindUdpSocket(port, host, host, SERVER_SOCKET_BUFFER);
     try {
       return new DtlsServer(socket, opts);
     } catch (err) {

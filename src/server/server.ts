@@ -140,7 +140,7 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
 
   /** Starts the server: restores stored registrations and observations, then listens. */
   static async start(opts: ServerOptions): Promise<Lwm2mServer> {
-    const transport = opts.transport ?? (opts.secureTransport ? undefined : await UdpTransport.bind(opts.port ?? 5683, opts.host ?? '0.0.0.0'));
+    const transport = opts.transport ?? (opts.secureTransport ? undefined : await UdpTransport.bind(opts.port ?? 5683, opts.host ?? '0.0.0.0', 'server'));
     const coap = transport && new CoapEndpoint(transport, { ...opts.coap, logger: opts.logger });
     const coaps = opts.secureTransport && new CoapEndpoint(opts.secureTransport, { ...opts.coap, logger: opts.logger });
     const server = new Lwm2mServer(coap, coaps, opts);
