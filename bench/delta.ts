@@ -33,7 +33,8 @@ export const DELTA_PAIRS: readonly DeltaPair[] = [
   { name: 'rollup 4.24.3→4.24.4', pkg: '@rollup/rollup-linux-x64-gnu', file: 'package/rollup.linux-x64-gnu.node', old: '4.24.3', new: '4.24.4' },
 ];
 
-function fetchBinary(pkg: string, version: string, file: string): string {
+/** The path of `file` from `pkg@version`, fetched once with `npm pack` into bench/.cache. */
+export function fetchBinary(pkg: string, version: string, file: string): string {
   const tgz = join(CACHE, `${pkg.replace('@', '').replace('/', '-')}-${version}.tgz`);
   const dir = tgz.replace(/\.tgz$/, '');
   const path = join(dir, file);
@@ -57,8 +58,9 @@ export interface DeltaPairResult {
   warden: number;
   bsdiff: number;
   xdelta3: number;
-  /** In-place mode, 4 KiB pages, 16-page segments. */
+  /** In-place mode, 4 KiB pages. */
   inPlace: number;
+  inPlaceMs: number;
   wardenMs: number;
   bsdiffMs: number;
 }
@@ -124,13 +126,17 @@ export async function benchDelta(pairs: readonly DeltaPair[] = DELTA_PAIRS): Pro
       execFileSync(bsdiff, [oldPath, newPath, join(tmp, 'p.bsdiff')]);
       const bsdiffMs = performance.now() - t;
       execFileSync(xdelta3, ['-9', '-f', '-e', '-s', oldPath, newPath, join(tmp, 'p.xd3')]);
+      t = performance.now();
+      const inPlace = createInPlacePatch(old, neu, { pageSize: 4096 }).length;
+      const inPlaceMs = performance.now() - t;
       out.push({
         name: p.name,
         newSize: neu.length,
         warden: patch.length,
         bsdiff: statSync(join(tmp, 'p.bsdiff')).size,
         xdelta3: statSync(join(tmp, 'p.xd3')).size,
-        inPlace: createInPlacePatch(old, neu, { pageSize: 4096, segmentPages: 16 }).length,
+        inPlace,
+        inPlaceMs,
         wardenMs,
         bsdiffMs,
       });
@@ -155,7 +161,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/di
   const pct = (n: number, d: number) => `${((100 * n) / d).toFixed(2)}%`;
   for (const p of r.pairs)
     console.log(
-      `${p.name.padEnd(24)} new ${p.newSize}  warden ${p.warden} (${pct(p.warden, p.newSize)}, ${(p.wardenMs / 1000).toFixed(1)} s)  bsdiff ${p.bsdiff} (${pct(p.bsdiff, p.newSize)}, ${(p.bsdiffMs / 1000).toFixed(1)} s)  xdelta3 -9 ${p.xdelta3} (${pct(p.xdelta3, p.newSize)})  in-place ${p.inPlace} (${pct(p.inPlace, p.newSize)}, +${pct(p.inPlace - p.warden, p.warden)})`,
+      `${p.name.padEnd(24)} new ${p.newSize}  warden ${p.warden} (${pct(p.warden, p.newSize)}, ${(p.wardenMs / 1000).toFixed(1)} s)  bsdiff ${p.bsdiff} (${pct(p.bsdiff, p.newSize)}, ${(p.bsdiffMs / 1000).toFixed(1)} s)  xdelta3 -9 ${p.xdelta3} (${pct(p.xdelta3, p.newSize)})  in-place ${p.inPlace} (${pct(p.inPlace, p.newSize)}, +${pct(p.inPlace - p.warden, p.warden)}, ${(p.inPlaceMs / 1000).toFixed(1)} s)`,
     );
   console.log(`generation: ${(r.genImageBytes / 2 ** 20).toFixed(2)} MiB image in ${r.genSeconds.toFixed(1)} s`);
   console.log(`apply: ${r.applyMBps.toFixed(1)} MB/s, peak heap+external +${(r.applyPeakHeapBytes / 1024).toFixed(0)} KiB, peak RSS +${(r.applyPeakRssBytes / 1024).toFixed(0)} KiB`);

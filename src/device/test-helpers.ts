@@ -40,7 +40,7 @@ export function deltaPackage(base: Uint8Array, image: Uint8Array, sequence: numb
 
 /** A signed in-place delta package for a flash of `pageSize`. */
 export function inPlacePackage(base: Uint8Array, image: Uint8Array, sequence: number, version: string, pageSize: number): Uint8Array {
-  const patch = createInPlacePatch(base, image, { pageSize, segmentPages: 4, quality: 5 });
+  const patch = createInPlacePatch(base, image, { pageSize, quality: 5 });
   return signPackage({ ...deltaManifest(patch, image, base, sequence), version }, patch, signer.privateKey);
 }
 

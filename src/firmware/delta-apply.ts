@@ -31,8 +31,11 @@ export interface PatchTarget {
   readonly verifyBase?: boolean;
 }
 
-/** Shared decode state: the batch buffer and cursors, with every bound the format promises checked. */
-class Core {
+/**
+ * Shared decode state: the batch buffer and cursors, with every bound the format promises checked (also the
+ * in-place applier's, delta-inplace.ts).
+ */
+export class DecodeCore {
   readonly buf = new Uint8Array(BATCH_BUFFER);
   len = 0;
   readonly ctrl = new Float64Array(MAX_TRIPLES * 3);
@@ -96,6 +99,11 @@ class Core {
     this.coder.addInto(this.model, out, at, n);
   }
 
+  /** Turns the next `n` diff bytes' NEW bytes in `out[at..at+n)` back into old bytes (DiffDecoder.subInto). */
+  replayDiff(out: Uint8Array, at: number, n: number): void {
+    this.coder.subInto(this.model, out, at, n);
+  }
+
   /** Drops the applied batch from the buffer. */
   consume(b: BatchView): void {
     this.buf.copyWithin(0, b.length, this.len);
@@ -136,7 +144,7 @@ export class PatchApplier {
   #target: PatchTarget;
   #head = new Uint8Array(DELTA_HEADER_LENGTH);
   #headLen = 0;
-  #core: Core | undefined;
+  #core: DecodeCore | undefined;
   #dec: BrotliDecompress | undefined;
   #loop: Promise<void> | undefined;
   #failure: unknown;
@@ -196,7 +204,7 @@ export class PatchApplier {
       }
       if (!equalBytes(h.digest(), header.oldSha256)) throw (this.#failure = new FirmwareError('WRONG_BASE', 'delta patch: old image SHA-256 differs from the patch base'));
     }
-    this.#core = new Core(header);
+    this.#core = new DecodeCore(header);
     const dec = createBrotliDecompress({ chunkSize: 8192 });
     this.#dec = dec;
     let fail!: (e: unknown) => void;
@@ -231,7 +239,7 @@ export class PatchApplier {
     }
   }
 
-  async #apply(core: Core, b: BatchView): Promise<void> {
+  async #apply(core: DecodeCore, b: BatchView): Promise<void> {
     const t = this.#target;
     let ep = b.extraStart;
     core.begin(b);
@@ -310,7 +318,7 @@ export function applyInstructions(
   checkDigest: boolean,
   write: (chunk: Uint8Array) => void,
 ): void {
-  const core = new Core(header);
+  const core = new DecodeCore(header);
   const piece = new Uint8Array(APPLY_PIECE);
   let from = 0;
   while (from < stream.length || core.len > 0) {

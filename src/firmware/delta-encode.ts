@@ -34,8 +34,8 @@ function sha256(b: Uint8Array): Uint8Array {
   return createHash('sha256').update(b).digest();
 }
 
-function matchLen(a: Uint8Array, ai: number, b: Uint8Array, bi: number): number {
-  const n = Math.min(a.length - ai, b.length - bi);
+function matchLen(a: Uint8Array, ai: number, b: Uint8Array, bi: number, max = Infinity): number {
+  const n = Math.min(a.length - ai, b.length - bi, max);
   let i = 0;
   while (i < n && a[ai + i] === b[bi + i]) i++;
   return i;
@@ -62,39 +62,129 @@ function search(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, res: {
   return y;
 }
 
+/**
+ * Which old bytes a new byte may be made from when the new image overwrites the old one page by page (in-place
+ * mode): old page q is still intact while new page p is assembled iff q >= rank.length (never rewritten) or
+ * rank[q] >= rank[p], rank being each page's position in the write order (a page may read itself: it is assembled
+ * in RAM before it is written).
+ */
+export interface ReadLimit {
+  readonly pageSize: number;
+  readonly rank: Int32Array;
+}
+
+/** Whether old byte `o` may be read for new byte `n`. */
+function readable(lim: ReadLimit, o: number, n: number): boolean {
+  const q = Math.floor(o / lim.pageSize);
+  return q >= lim.rank.length || lim.rank[q]! >= lim.rank[Math.floor(n / lim.pageSize)]!;
+}
+
+/** How many of old bytes [o, o + len) may be read for new bytes [n, n + len), from the start. */
+export function readableLength(lim: ReadLimit, o: number, n: number, len: number): number {
+  const ps = lim.pageSize;
+  let k = 0;
+  while (k < len) {
+    const q = Math.floor((o + k) / ps);
+    const p = Math.floor((n + k) / ps);
+    if (q < lim.rank.length && lim.rank[q]! < lim.rank[p]!) return k;
+    k += Math.min((q + 1) * ps - (o + k), (p + 1) * ps - (n + k));
+  }
+  return len;
+}
+
+/** Suffix-array neighbours a limited search tries on each side of the best match. */
+const WALK = 48;
+
+/**
+ * search() within a ReadLimit: walks the suffix array outward from the insertion point of new[scan..] (the common
+ * prefix with the query only shrinks that way) and keeps the longest match whose readable prefix is longest.
+ */
+function searchLimited(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, res: { pos: number }, lim: ReadLimit): number {
+  let st = 0;
+  let en = oldB.length;
+  while (en - st >= 2) {
+    const x = st + ((en - st) >> 1);
+    const ox = sa[x]!;
+    const n = Math.min(oldB.length - ox, newB.length - scan);
+    if (oldB.compare(newB, scan, scan + n, ox, ox + n) < 0) st = x;
+    else en = x;
+  }
+  let best = 0;
+  let bestPos = sa[en]!;
+  for (let k = st, w = 0; k >= 0 && w < WALK; k--, w++) {
+    const p = sa[k]!;
+    const r = readableLength(lim, p, scan, Math.min(oldB.length - p, newB.length - scan));
+    if (r <= best) continue;
+    const m = matchLen(oldB, p, newB, scan, r);
+    if (m > best) {
+      best = m;
+      bestPos = p;
+    } else if (m < r) break;
+  }
+  for (let k = en, w = 0; k < sa.length && w < WALK; k++, w++) {
+    const p = sa[k]!;
+    const r = readableLength(lim, p, scan, Math.min(oldB.length - p, newB.length - scan));
+    if (r <= best) continue;
+    const m = matchLen(oldB, p, newB, scan, r);
+    if (m > best) {
+      best = m;
+      bestPos = p;
+    } else if (m < r) break;
+  }
+  res.pos = bestPos;
+  return best;
+}
+
+/** Options of diffTriples. */
+export interface DiffOptions {
+  /** The suffix array of `old` (suffixArray(old)), when the caller already has it. */
+  readonly sa?: Int32Array;
+  /** Only read old bytes still intact under this in-place write order. */
+  readonly limit?: ReadLimit;
+  /** Describe only new bytes [from, to) (the triples start with the old cursor at 0). */
+  readonly from?: number;
+  readonly to?: number;
+}
+
 /** The control triples turning `old` into `neu` (bsdiff 4.3's scan loop). */
-export function diffTriples(old: Uint8Array, neu: Uint8Array): Triple[] {
+export function diffTriples(old: Uint8Array, whole: Uint8Array, options: DiffOptions = {}): Triple[] {
+  const from = options.from ?? 0;
+  const neu = whole.subarray(0, options.to ?? whole.length);
   const oldB = Buffer.from(old.buffer, old.byteOffset, old.byteLength);
   const newB = Buffer.from(neu.buffer, neu.byteOffset, neu.byteLength);
   const oldsize = old.length;
   const newsize = neu.length;
   const triples: Triple[] = [];
-  if (newsize === 0) return triples;
-  if (oldsize === 0) return [{ diff: 0, extra: newsize, seek: 0 }];
-  const sa = suffixArray(old);
+  if (newsize <= from) return triples;
+  if (oldsize === 0) return [{ diff: 0, extra: newsize - from, seek: 0 }];
+  const sa = options.sa ?? suffixArray(old);
+  const lim = options.limit;
+  // old[o] === neu[n], and readable under the limit
+  const same = lim ? (o: number, n: number): boolean => old[o] === neu[n] && readable(lim, o, n) : (o: number, n: number): boolean => old[o] === neu[n];
   const res = { pos: 0 };
-  let scan = 0;
+  let scan = from;
   let len = 0;
   let pos = 0;
-  let lastscan = 0;
+  let lastscan = from;
   let lastpos = 0;
   let lastoffset = 0;
   while (scan < newsize) {
     let oldscore = 0;
     let scsc = (scan += len);
     for (; scan < newsize; scan++) {
-      len = search(sa, oldB, newB, scan, res);
+      len = lim ? searchLimited(sa, oldB, newB, scan, res, lim) : search(sa, oldB, newB, scan, res);
       pos = res.pos;
-      for (; scsc < scan + len; scsc++) if (scsc + lastoffset < oldsize && old[scsc + lastoffset] === neu[scsc]) oldscore++;
+      for (; scsc < scan + len; scsc++) if (scsc + lastoffset < oldsize && same(scsc + lastoffset, scsc)) oldscore++;
       if ((len === oldscore && len !== 0) || len > oldscore + 8) break;
-      if (scan + lastoffset < oldsize && old[scan + lastoffset] === neu[scan]) oldscore--;
+      if (scan + lastoffset < oldsize && same(scan + lastoffset, scan)) oldscore--;
     }
     if (len !== oldscore || scan === newsize) {
       let s = 0;
       let sf = 0;
       let lenf = 0;
       for (let i = 0; lastscan + i < scan && lastpos + i < oldsize; ) {
-        if (old[lastpos + i] === neu[lastscan + i]) s++;
+        // an unreadable byte counts as a mismatch: the run goes on past it, and the in-place encoder sends it literally
+        if (same(lastpos + i, lastscan + i)) s++;
         i++;
         if (s * 2 - i > sf * 2 - lenf) {
           sf = s;
@@ -106,7 +196,7 @@ export function diffTriples(old: Uint8Array, neu: Uint8Array): Triple[] {
         s = 0;
         let sb = 0;
         for (let i = 1; scan >= lastscan + i && pos >= i; i++) {
-          if (old[pos - i] === neu[scan - i]) s++;
+          if (same(pos - i, scan - i)) s++;
           if (s * 2 - i > sb * 2 - lenb) {
             sb = s;
             lenb = i;
@@ -119,8 +209,8 @@ export function diffTriples(old: Uint8Array, neu: Uint8Array): Triple[] {
         let ss = 0;
         let lens = 0;
         for (let i = 0; i < overlap; i++) {
-          if (neu[lastscan + lenf - overlap + i] === old[lastpos + lenf - overlap + i]) s++;
-          if (neu[scan - lenb + i] === old[pos - lenb + i]) s--;
+          if (same(lastpos + lenf - overlap + i, lastscan + lenf - overlap + i)) s++;
+          if (same(pos - lenb + i, scan - lenb + i)) s--;
           if (s > ss) {
             ss = s;
             lens = i + 1;

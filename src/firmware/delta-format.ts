@@ -1,12 +1,13 @@
 /**
- * The Warden delta patch format (version 2): bsdiff's control/diff/extra scheme (C. Percival, "Naive differences
+ * The Warden delta patch format (version 3; version 2 had the same streaming format and segmented in-place
+ * patches, see delta-inplace.ts): bsdiff's control/diff/extra scheme (C. Percival, "Naive differences
  * of executable code", 2003). Control triples and extra bytes travel in one Brotli stream (RFC 7932, 16 KiB window);
  * the diff bytes inside it are range-coded with a context model (delta-model.ts), so the whole patch decodes in one
  * pass with a fixed working set: Brotli window 16 KiB + one batch (BATCH_BUFFER, 11.8 KiB) + model (MODEL_BYTES,
  * 25.7 KiB) + one 4 KiB old/new piece: 57.5 KiB.
  *
  * Header, 88 bytes, integers big-endian:
- *   0  magic "WDLT"            4  version u8 (2)        5  flags u8 (bit 0: in-place; others 0)   6  reserved u16 (0)
+ *   0  magic "WDLT"            4  version u8 (3)        5  flags u8 (bit 0: in-place; others 0)   6  reserved u16 (0)
  *   8  old size u64 (< 2^32)  16  old SHA-256 (32)     48  new size u64 (< 2^32)  56  new SHA-256 (32)
  * Then, to the end of the patch, one Brotli stream (lgwin 14) whose decoded bytes are a sequence of batches:
  *   batch   = count varint, count × (diffLen varint, extraLen varint, seek zigzag-varint),
@@ -23,7 +24,7 @@ import { FirmwareError } from './error.js';
 /** "WDLT". */
 export const DELTA_MAGIC = Uint8Array.of(0x57, 0x44, 0x4c, 0x54);
 /** The format version. */
-export const DELTA_VERSION = 2;
+export const DELTA_VERSION = 3;
 /** Header length in bytes. */
 export const DELTA_HEADER_LENGTH = 88;
 /** Flag bit: the patch was made for in-place application. */

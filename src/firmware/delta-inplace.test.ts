@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPatch } from './delta-encode.js';
-import { applyInPlace, createInPlacePatch, parseInPlaceLayout } from './delta-inplace.js';
+import { applyInPlace, createInPlacePatch, inPlaceWriteOrder, parseInPlaceLayout } from './delta-inplace.js';
 import { FirmwareError } from './error.js';
 import { xorshift32 as rng } from './test-helpers.js';
 
@@ -59,14 +59,15 @@ test('in-place result equals the out-of-place result and reads only pages not ye
     [1, 60_000, 4096, 'down'],
     [2, 30_000, 1024, 'auto'],
     [3, 5_000, 4096, 'down'],
+    [5, 20_000, 100, 'auto'],
   ] as const) {
     const [old, neu] = pair(seed, size);
-    const patch = createInPlacePatch(old, neu, { pageSize, segmentPages: 4, quality: 5, direction });
+    const patch = createInPlacePatch(old, neu, { pageSize, quality: 5, direction });
     const f = flashOf(old, neu.length, pageSize);
     applyInPlace(f, patch);
     assert.deepEqual(Buffer.from(f.mem.subarray(0, neu.length)), Buffer.from(neu), `seed ${seed}`);
-    const layout = parseInPlaceLayout(patch);
-    assert.equal(layout.segments.reduce((s, x) => s + x.pageCount, 0), Math.ceil(neu.length / pageSize));
+    const order = inPlaceWriteOrder(parseInPlaceLayout(patch));
+    assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: Math.ceil(neu.length / pageSize) }, (_, i) => i));
   }
 });
 
@@ -75,7 +76,7 @@ test('resume after a power cut at random pages gives the right image', () => {
   const [old, neu] = pair(9, 40_000);
   const r = rng(10);
   for (let i = 0; i < 12; i++) {
-    const patch = createInPlacePatch(old, neu, { pageSize, segmentPages: 4, quality: 5, direction: i % 2 ? 'down' : 'up' });
+    const patch = createInPlacePatch(old, neu, { pageSize, quality: 5, direction: (['up', 'down', 'auto'] as const)[i % 3] });
     const pages = Math.ceil(neu.length / pageSize);
     const cut = r() % pages;
     const f = flashOf(old, neu.length, pageSize);
@@ -101,7 +102,7 @@ test('in-place edge cases and rejection', () => {
   const f0 = flashOf(empty, 0, 4096);
   applyInPlace(f0, createInPlacePatch(empty, empty));
   const [old, neu] = pair(4, 10_000);
-  const patch = createInPlacePatch(old, neu, { pageSize: 1024, segmentPages: 2, quality: 5 });
+  const patch = createInPlacePatch(old, neu, { pageSize: 1024, quality: 5 });
   const code = (p: Uint8Array): string => {
     try {
       applyInPlace(flashOf(old, neu.length, 1024), p);
@@ -116,11 +117,36 @@ test('in-place edge cases and rejection', () => {
   const r = rng(5);
   for (let i = 0; i < 30; i++) {
     const bad = patch.slice();
-    bad[88 + 16 + (r() % (bad.length - 104))]! ^= 1 << (r() % 8);
+    const at = parseInPlaceLayout(patch).streamOffset;
+    bad[at + (r() % (bad.length - at))]! ^= 1 << (r() % 8);
     const c = code(bad);
     if (c === 'OK') assert.deepEqual(Buffer.from(applyAndRead(old, neu.length, bad)), Buffer.from(neu));
   }
   const wrong = patch.slice();
   wrong[60]! ^= 1;
   assert.equal(code(wrong), 'DIGEST_MISMATCH');
+});
+
+test('content that moved up is written in descending order at about the A/B size', () => {
+  const r = rng(21);
+  const old = Uint8Array.from({ length: 96_000 }, () => r() & 0xff);
+  const neu = Buffer.concat([Uint8Array.from({ length: 700 }, () => r() & 0xff), old.subarray(0, 50_000), Uint8Array.of(1, 2, 3), old.subarray(50_000)]);
+  const patch = createInPlacePatch(old, neu, { pageSize: 4096, quality: 9 });
+  const layout = parseInPlaceLayout(patch);
+  assert.deepEqual(layout.runs, [{ first: 0, count: Math.ceil(neu.length / 4096), descending: true }]);
+  const ab = createPatch(old, neu, { quality: 9 });
+  assert.ok(patch.length < ab.length + 200, `in place ${patch.length} vs A/B ${ab.length}`);
+  const f = flashOf(old, neu.length, 4096);
+  applyInPlace(f, patch);
+  assert.deepEqual(Buffer.from(f.mem.subarray(0, neu.length)), Buffer.from(neu));
+});
+
+test('a write order that is not a permutation of the pages is rejected', () => {
+  const [old, neu] = pair(6, 9_000);
+  const patch = createInPlacePatch(old, neu, { pageSize: 1024, quality: 5, direction: 'up' });
+  // one ascending run of 9 pages: count varint at 92, first page at 93, pages × 2 at 94
+  assert.equal(patch[92], 1);
+  const bad = patch.slice();
+  bad[93] = 1;
+  assert.throws(() => parseInPlaceLayout(bad), (e: unknown) => e instanceof FirmwareError && e.code === 'MALFORMED');
 });

@@ -1,200 +1,459 @@
 /**
- * In-place delta mode for single-slot devices: the new image is written over the old one page by page. The
- * instruction stream is cut into segments of `segmentPages` pages, each its own Brotli stream whose first triple
- * may seek. Segments are applied in ascending order (direction 0) or descending order (direction 1, for images
- * whose content moved up); the pages of a segment are always written in ascending order, each assembled in RAM
- * first (so a page may read itself). A diff byte may only read old pages not yet overwritten when its page is
- * assembled; the encoder turns bytes that would read an overwritten page into extra bytes. A device that lost power
- * resumes with the number of pages it had committed (in write order): earlier pages of that segment are decoded
- * but not written.
+ * In-place delta mode for single-slot devices: the new image is written over the old one page by page, each page
+ * assembled in RAM first (so a page may read itself). Pages are written in an order the patch chooses (runs of
+ * ascending or descending pages, e.g. descending where content moved up), and every diff byte reads only old pages
+ * not yet rewritten when its page is assembled: the encoder orders pages to keep readable what later pages need
+ * (a greedy topological order of the "page p reads old page q" graph, R. Burns, D. Long, L. Stockmeyer, "In-place
+ * reconstruction of version differences", 2003) and then matches only within the readable region.
  *
- * Layout: the 88-byte header of delta-format.ts with flag DELTA_FLAG_IN_PLACE, then page size u32, pages per
- * segment u32, direction u32, segment count u32, count × body length u32, then the bodies in new-image order.
- * Segment i produces new bytes [i × pageSize × segmentPages, min(newSize, (i + 1) × pageSize × segmentPages)).
+ * The instruction stream (delta-format.ts) is ONE stream that describes the pages in write order. A device that
+ * lost power resumes with the number of pages it had committed: it decodes the stream from the start and, for the
+ * committed pages, replays the diff bytes against the new bytes already in flash (old = new − diff, which is all
+ * the diff model needs), writing nothing until the first page not committed.
+ *
+ * Layout: the 88-byte header of delta-format.ts with flag DELTA_FLAG_IN_PLACE, then page size u32 (big-endian),
+ * run count varint, per run: lowest page varint, (pages × 2 + descending) varint; the runs are the write order and
+ * cover every page of the new image once. Then, to the end, the Brotli stream (lgwin 14) of the instruction
+ * stream, whose new-byte positions run through the pages in write order.
  */
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants as zc } from 'node:zlib';
+import { APPLY_PIECE, DecodeCore } from './delta-apply.js';
+import { diffTriples, encodeInstructions, foldEmpty, readableLength, type ReadLimit } from './delta-encode.js';
 import {
   DELTA_FLAG_IN_PLACE,
   DELTA_HEADER_LENGTH,
   DELTA_LGWIN,
   encodeDeltaHeader,
   parseDeltaHeader,
+  pushVarint,
   type DeltaHeader,
   type Triple,
 } from './delta-format.js';
-import { diffTriples, encodeInstructions, foldEmpty } from './delta-encode.js';
+import { suffixArray } from './delta-suffix-array.js';
 import { FirmwareError } from './error.js';
-import { applyInstructions } from './delta-apply.js';
 
 /** Largest page size an in-place patch may name (the applier holds one page). */
 export const MAX_PAGE_SIZE = 65536;
 
-/** One independently decodable piece of an in-place patch. */
-export interface InPlaceSegment {
-  /** First new-image page it produces, and how many. */
-  readonly firstPage: number;
-  readonly pageCount: number;
-  /** Where its Brotli stream lies in the patch, in bytes. */
-  readonly patchOffset: number;
-  readonly patchLength: number;
+/** Pages `first .. first + count - 1`, written in ascending order or (descending) from the last down. */
+export interface InPlaceRun {
+  readonly first: number;
+  readonly count: number;
+  readonly descending: boolean;
 }
 
 /** What a device needs to apply (or resume) an in-place patch. */
 export interface InPlaceLayout {
   readonly header: DeltaHeader;
-  /** 0: segments in ascending order; 1: descending. */
-  readonly direction: 0 | 1;
   readonly pageSize: number;
-  readonly segmentPages: number;
-  readonly segments: readonly InPlaceSegment[];
+  /** The write order. */
+  readonly runs: readonly InPlaceRun[];
+  /** Where the Brotli stream starts in the patch. */
+  readonly streamOffset: number;
 }
 
 /** In-place encoder options. */
 export interface InPlaceOptions {
-  /** 'up', 'down', or 'auto' (default: both, keep the smaller). */
+  /** Page write order: 'up' (ascending), 'down' (descending) or 'auto' (default: chosen from the content). */
   readonly direction?: 'up' | 'down' | 'auto';
   readonly pageSize?: number;
-  readonly segmentPages?: number;
   readonly quality?: number;
 }
 
+/** A run of new bytes made either from old bytes (diff) or literally (`lost`: a copy the write order forbids). */
 interface Op {
   newPos: number;
   oldPos: number;
   len: number;
   copy: boolean;
+  lost?: boolean;
 }
 
-/** The triples as copy/literal runs, with copies that would read overwritten pages turned into literals. */
-function constrainedOps(triples: readonly Triple[], pageSize: number, segmentPages: number, down: boolean, oldSize: number): Op[] {
-  const segBytes = pageSize * segmentPages;
-  // old bytes [o, o + k) for new bytes in page starting at ps: not yet overwritten when that page is assembled
-  const allowed = (o: number, k: number, ps: number): boolean => {
-    if (o < 0 || o + k > oldSize) return false;
-    if (!down) return o >= ps;
-    const segStart = Math.floor(ps / segBytes) * segBytes;
-    return o + k <= segStart || (o >= ps && o + k <= segStart + segBytes);
-  };
+/** The triples (describing new bytes from `start`) as copy/literal runs at physical new positions. */
+function opsOf(triples: readonly Triple[], start = 0): Op[] {
   const ops: Op[] = [];
-  const add = (op: Op): void => {
-    const last = ops[ops.length - 1];
-    if (last && last.copy === op.copy && last.newPos + last.len === op.newPos && (!op.copy || last.oldPos + last.len === op.oldPos)) last.len += op.len;
-    else ops.push(op);
-  };
   let o = 0;
-  let n = 0;
+  let n = start;
   for (const t of triples) {
-    let i = 0;
-    while (i < t.diff) {
-      const np = n + i;
-      const op = o + i;
-      const pageEnd = (Math.floor(np / pageSize) + 1) * pageSize;
-      const k = Math.min(t.diff - i, pageEnd - np);
-      const ps = Math.floor(np / pageSize) * pageSize;
-      const segStart = Math.floor(ps / segBytes) * segBytes;
-      // cut where the old side crosses a boundary of the allowed ranges, so each piece is wholly allowed or not
-      let c = k;
-      for (const edge of [segStart, ps, segStart + segBytes, oldSize]) if (edge > op && edge - op < c) c = edge - op;
-      add({ newPos: np, oldPos: op, len: c, copy: allowed(op, c, ps) });
-      i += c;
-    }
+    if (t.diff > 0) ops.push({ newPos: n, oldPos: o, len: t.diff, copy: true });
     n += t.diff;
     o += t.diff;
-    if (t.extra > 0) add({ newPos: n, oldPos: 0, len: t.extra, copy: false });
+    if (t.extra > 0) ops.push({ newPos: n, oldPos: 0, len: t.extra, copy: false });
     n += t.extra;
     o += t.seek;
   }
   return ops;
 }
 
-/** Triples for new bytes [start, end) from `ops`, relative to that range; the first may only seek. */
-function segmentTriples(ops: readonly Op[], start: number, end: number): Triple[] {
-  const out: Triple[] = [];
-  let cursor = 0;
-  for (const op of ops) {
-    const a = Math.max(op.newPos, start);
-    const b = Math.min(op.newPos + op.len, end);
-    if (a >= b) continue;
-    const last = out[out.length - 1];
-    if (op.copy) {
-      const from = op.oldPos + (a - op.newPos);
-      if (from !== cursor) {
-        if (last) last.seek += from - cursor;
-        else out.push({ diff: 0, extra: 0, seek: from });
+/** A binary min-heap of (key, page) with stale entries skipped by the caller. */
+class Heap {
+  readonly keys: number[] = [];
+  readonly vals: number[] = [];
+  push(k: number, v: number): void {
+    const K = this.keys;
+    const V = this.vals;
+    let i = K.length;
+    K.push(k);
+    V.push(v);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (K[p]! <= k) break;
+      K[i] = K[p]!;
+      V[i] = V[p]!;
+      i = p;
+    }
+    K[i] = k;
+    V[i] = v;
+  }
+  /** Removes the smallest entry; returns its page (the key stays readable in `lastKey`). */
+  pop(): number {
+    const K = this.keys;
+    const V = this.vals;
+    const v = V[0]!;
+    this.lastKey = K[0]!;
+    const k = K.pop()!;
+    const x = V.pop()!;
+    if (K.length > 0) {
+      let i = 0;
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= K.length) break;
+        if (c + 1 < K.length && K[c + 1]! < K[c]!) c++;
+        if (K[c]! >= k) break;
+        K[i] = K[c]!;
+        V[i] = V[c]!;
+        i = c;
       }
-      out.push({ diff: b - a, extra: 0, seek: 0 });
-      cursor = from + (b - a);
-    } else if (last && last.seek === 0) last.extra += b - a;
-    else out.push({ diff: 0, extra: b - a, seek: 0 });
+      K[i] = k;
+      V[i] = x;
+    }
+    return v;
+  }
+  lastKey = 0;
+  get size(): number {
+    return this.keys.length;
+  }
+}
+
+/**
+ * A page write order for the copies in `ops`: page p reading old page q (q != p, q a page the new image rewrites)
+ * wants p written before q, weighted by the equal bytes it would lose. Greedy topological order: write a page no
+ * unwritten page still reads (preferring the neighbour that continues the current run), else the one whose readers
+ * lose the fewest bytes.
+ */
+function chooseOrder(ops: readonly Op[], old: Uint8Array, neu: Uint8Array, pageSize: number): Int32Array {
+  const pages = Math.ceil(neu.length / pageSize);
+  const order = new Int32Array(pages);
+  if (pages === 0) return order;
+  const edges = new Map<number, number>();
+  for (const op of ops) {
+    if (!op.copy) continue;
+    let k = 0;
+    while (k < op.len) {
+      const n = op.newPos + k;
+      const o = op.oldPos + k;
+      const p = Math.floor(n / pageSize);
+      const q = Math.floor(o / pageSize);
+      const step = Math.min(op.len - k, (p + 1) * pageSize - n, (q + 1) * pageSize - o);
+      if (q !== p && q < pages) {
+        let w = 0;
+        for (let i = 0; i < step; i++) if (old[o + i] === neu[n + i]) w++;
+        if (w > 0) edges.set(p * pages + q, (edges.get(p * pages + q) ?? 0) + w);
+      }
+      k += step;
+    }
+  }
+  const inW = new Float64Array(pages);
+  const outStart = new Int32Array(pages + 1);
+  for (const key of edges.keys()) outStart[Math.floor(key / pages) + 1]!++;
+  for (let i = 0; i < pages; i++) outStart[i + 1]! += outStart[i]!;
+  const fill = outStart.slice(0, pages);
+  const outTo = new Int32Array(edges.size);
+  const outW = new Float64Array(edges.size);
+  for (const [key, w] of edges) {
+    const p = Math.floor(key / pages);
+    const q = key - p * pages;
+    const at = fill[p]!++;
+    outTo[at] = q;
+    outW[at] = w;
+    inW[q]! += w;
+  }
+  const written = new Uint8Array(pages);
+  const ready: number[] = [];
+  const heap = new Heap();
+  for (let q = pages - 1; q >= 0; q--) {
+    if (inW[q] === 0) ready.push(q);
+    else heap.push(inW[q]!, q);
+  }
+  const free = (q: number): boolean => q >= 0 && q < pages && written[q] === 0 && inW[q] === 0;
+  let last = -2;
+  let dir = 1;
+  for (let k = 0; k < pages; k++) {
+    let c = -1;
+    if (free(last + dir)) c = last + dir;
+    else if (free(last - dir)) {
+      dir = -dir;
+      c = last + dir;
+    } else {
+      while (ready.length > 0) {
+        const q = ready.pop()!;
+        if (free(q)) {
+          c = q;
+          break;
+        }
+      }
+      if (c < 0) {
+        // a cycle: break it at the page whose pending readers lose the fewest bytes
+        while (heap.size > 0) {
+          const q = heap.pop();
+          if (written[q] === 0 && heap.lastKey === inW[q]) {
+            c = q;
+            break;
+          }
+        }
+      }
+      // start the run towards whichever neighbour is free
+      dir = free(c + 1) || !free(c - 1) ? 1 : -1;
+    }
+    written[c] = 1;
+    order[k] = c;
+    last = c;
+    for (let e = outStart[c]!; e < outStart[c + 1]!; e++) {
+      const q = outTo[e]!;
+      if (written[q]) continue;
+      inW[q]! -= outW[e]!;
+      if (inW[q] === 0) ready.push(q);
+      else heap.push(inW[q]!, q);
+    }
+  }
+  return order;
+}
+
+/** The runs of an order (consecutive pages one apart in one direction). */
+function runsOf(order: Int32Array): InPlaceRun[] {
+  const runs: InPlaceRun[] = [];
+  let i = 0;
+  while (i < order.length) {
+    let j = i + 1;
+    const step = j < order.length && Math.abs(order[j]! - order[i]!) === 1 ? order[j]! - order[i]! : 1;
+    while (j < order.length && order[j]! - order[j - 1]! === step) j++;
+    const count = j - i;
+    runs.push({ first: step === 1 ? order[i]! : order[j - 1]!, count, descending: step === -1 });
+    i = j;
+  }
+  return runs;
+}
+
+/** Each page's position in the write order. */
+function rankOf(runs: readonly InPlaceRun[], pages: number): Int32Array {
+  const rank = new Int32Array(pages);
+  let k = 0;
+  for (const r of runs) for (let i = 0; i < r.count; i++) rank[r.descending ? r.first + r.count - 1 - i : r.first + i] = k++;
+  return rank;
+}
+
+/** Copies that read a page already rewritten (the matcher avoids them; this is the guarantee) become literals. */
+function enforce(ops: readonly Op[], lim: ReadLimit): Op[] {
+  const out: Op[] = [];
+  const add = (op: Op): void => {
+    const last = out[out.length - 1];
+    if (last && last.copy === op.copy && last.lost === op.lost && last.newPos + last.len === op.newPos && (!op.copy || last.oldPos + last.len === op.oldPos)) last.len += op.len;
+    else out.push(op);
+  };
+  for (const op of ops) {
+    if (!op.copy) {
+      add({ ...op });
+      continue;
+    }
+    let k = 0;
+    while (k < op.len) {
+      const ok = readableLength(lim, op.oldPos + k, op.newPos + k, op.len - k);
+      if (ok > 0) add({ newPos: op.newPos + k, oldPos: op.oldPos + k, len: ok, copy: true });
+      k += ok;
+      if (k >= op.len) break;
+      // skip to where the old byte becomes readable again (at most the end of the current new or old page)
+      let bad = 1;
+      while (k + bad < op.len && readableLength(lim, op.oldPos + k + bad, op.newPos + k + bad, 1) === 0) bad++;
+      add({ newPos: op.newPos + k, oldPos: 0, len: bad, copy: false, lost: true });
+      k += bad;
+    }
   }
   return out;
 }
 
-/** Makes an in-place patch (see the file comment); larger than createPatch's. */
-export function createInPlacePatch(old: Uint8Array, neu: Uint8Array, options: InPlaceOptions = {}): Uint8Array {
-  const pageSize = options.pageSize ?? 4096;
-  const segmentPages = options.segmentPages ?? 16;
-  if (!(pageSize >= 1 && pageSize <= MAX_PAGE_SIZE && segmentPages >= 1 && segmentPages <= 65536)) throw new RangeError('in-place delta: page geometry');
-  const triples = foldEmpty(diffTriples(old, neu));
-  const dir = options.direction ?? 'auto';
-  const build = (down: boolean): Uint8Array => {
-    const segBytes = pageSize * segmentPages;
-    const ops = constrainedOps(triples, pageSize, segmentPages, down, old.length);
-    const bodies: Uint8Array[] = [];
-    for (let s = 0; s < neu.length; s += segBytes) {
-      const e = Math.min(neu.length, s + segBytes);
-      const stream = encodeInstructions(old, neu.subarray(s, e), segmentTriples(ops, s, e));
-      bodies.push(brotliCompressSync(stream, { params: { [zc.BROTLI_PARAM_QUALITY]: options.quality ?? 11, [zc.BROTLI_PARAM_LGWIN]: DELTA_LGWIN } }));
+/** The triples of the stream that describes the pages in write order, and that stream's new bytes. */
+function streamOf(ops: readonly Op[], runs: readonly InPlaceRun[], neu: Uint8Array, pageSize: number): { triples: Triple[]; bytes: Uint8Array } {
+  const triples: Triple[] = [];
+  const bytes = new Uint8Array(neu.length);
+  let at = 0;
+  let cursor = 0;
+  for (const r of runs) {
+    for (let i = 0; i < r.count; i++) {
+      const page = r.descending ? r.first + r.count - 1 - i : r.first + i;
+      const start = page * pageSize;
+      const end = Math.min(neu.length, start + pageSize);
+      bytes.set(neu.subarray(start, end), at);
+      at += end - start;
+      let lo = 0;
+      let hi = ops.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (ops[mid]!.newPos + ops[mid]!.len <= start) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = lo; k < ops.length && ops[k]!.newPos < end; k++) {
+        const op = ops[k]!;
+        const a = Math.max(op.newPos, start);
+        const b = Math.min(op.newPos + op.len, end);
+        const last = triples[triples.length - 1];
+        if (op.copy) {
+          const from = op.oldPos + (a - op.newPos);
+          if (from === cursor && last && last.diff > 0 && last.extra === 0 && last.seek === 0) last.diff += b - a;
+          else {
+            if (from !== cursor) {
+              if (last) last.seek += from - cursor;
+              else triples.push({ diff: 0, extra: 0, seek: from });
+            }
+            triples.push({ diff: b - a, extra: 0, seek: 0 });
+          }
+          cursor = from + (b - a);
+        } else if (last && last.seek === 0) last.extra += b - a;
+        else triples.push({ diff: 0, extra: b - a, seek: 0 });
+      }
     }
-    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest();
-    const table = Buffer.alloc(16 + 4 * bodies.length);
-    table.writeUInt32BE(pageSize, 0);
-    table.writeUInt32BE(segmentPages, 4);
-    table.writeUInt32BE(down ? 1 : 0, 8);
-    table.writeUInt32BE(bodies.length, 12);
-    bodies.forEach((b, i) => table.writeUInt32BE(b.length, 16 + 4 * i));
-    const header = encodeDeltaHeader({ flags: DELTA_FLAG_IN_PLACE, oldSize: old.length, oldSha256: sha(old), newSize: neu.length, newSha256: sha(neu) });
-    return new Uint8Array(Buffer.concat([header, table, ...bodies]));
-  };
-  if (dir === 'up') return build(false);
-  if (dir === 'down') return build(true);
-  const up = build(false);
-  const down = build(true);
-  return down.length < up.length ? down : up;
+  }
+  return { triples, bytes };
 }
 
-/** Parses an in-place patch's header and segment table; throws FirmwareError. */
+/** Equal bytes the copies in `ops` would lose under `lim` (what a write order costs, roughly). */
+function lostBytes(ops: readonly Op[], lim: ReadLimit, old: Uint8Array, neu: Uint8Array): number {
+  let lost = 0;
+  for (const op of ops) {
+    if (!op.copy) continue;
+    let k = 0;
+    while (k < op.len) {
+      const ok = readableLength(lim, op.oldPos + k, op.newPos + k, op.len - k);
+      k += ok;
+      if (k >= op.len) break;
+      const n = op.newPos + k;
+      const o = op.oldPos + k;
+      const step = Math.min(op.len - k, lim.pageSize - (n % lim.pageSize), lim.pageSize - (o % lim.pageSize));
+      for (let i = 0; i < step; i++) if (old[o + i] === neu[n + i]) lost++;
+      k += step;
+    }
+  }
+  return lost;
+}
+
+/** Gaps shorter than this stay literal (matching inside them would not pay for a triple). */
+const MIN_GAP = 24;
+
+/** Re-matches the bytes of lost copies within the readable region (bsdiff's loop on each gap alone). */
+function repair(ops: readonly Op[], lim: ReadLimit, old: Uint8Array, neu: Uint8Array, sa: Int32Array): Op[] {
+  const out: Op[] = [];
+  for (const op of ops) {
+    if (!op.lost || op.len < MIN_GAP) out.push(op);
+    else out.push(...enforce(opsOf(foldEmpty(diffTriples(old, neu, { sa, limit: lim, from: op.newPos, to: op.newPos + op.len })), op.newPos), lim));
+  }
+  return out;
+}
+
+/** Makes an in-place patch (see the file comment). */
+export function createInPlacePatch(old: Uint8Array, neu: Uint8Array, options: InPlaceOptions = {}): Uint8Array {
+  const pageSize = options.pageSize ?? 4096;
+  if (!(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= MAX_PAGE_SIZE)) throw new RangeError('in-place delta: page size');
+  const pages = Math.ceil(neu.length / pageSize);
+  const sa = suffixArray(old);
+  const base = opsOf(foldEmpty(diffTriples(old, neu, { sa })));
+  const dir = options.direction ?? 'auto';
+  const up: InPlaceRun[] = pages > 0 ? [{ first: 0, count: pages, descending: false }] : [];
+  const down: InPlaceRun[] = pages > 0 ? [{ first: 0, count: pages, descending: true }] : [];
+  const candidates = dir === 'up' ? [up] : dir === 'down' ? [down] : [up, down, runsOf(chooseOrder(base, old, neu, pageSize))];
+  // Rank the orders by the equal bytes they lose (and a little per run), then encode the two best and keep the
+  // smaller: the estimate misses what fragmenting the order costs the compressor.
+  const scored = candidates
+    .map((runs) => {
+      const limit: ReadLimit = { pageSize, rank: rankOf(runs, pages) };
+      return { runs, limit, cost: lostBytes(base, limit, old, neu) + 16 * runs.length };
+    })
+    .sort((a, b) => a.cost - b.cost);
+  let body: Buffer | undefined;
+  let runs: InPlaceRun[] = [];
+  for (const c of scored.slice(0, 2)) {
+    if (body && c.cost > 2 * scored[0]!.cost + 4096) break;
+    const ops = repair(enforce(base, c.limit), c.limit, old, neu, sa);
+    const { triples, bytes } = streamOf(ops, c.runs, neu, pageSize);
+    const stream = encodeInstructions(old, bytes, foldEmpty(triples));
+    const b = brotliCompressSync(stream, {
+      params: { [zc.BROTLI_PARAM_QUALITY]: options.quality ?? 11, [zc.BROTLI_PARAM_LGWIN]: DELTA_LGWIN, [zc.BROTLI_PARAM_SIZE_HINT]: stream.length },
+    });
+    if (!body || b.length + 3 * c.runs.length < body.length + 3 * runs.length) {
+      body = b;
+      runs = c.runs;
+    }
+  }
+  const table: number[] = [0, 0, 0, 0];
+  table[0] = (pageSize >>> 24) & 0xff;
+  table[1] = (pageSize >>> 16) & 0xff;
+  table[2] = (pageSize >>> 8) & 0xff;
+  table[3] = pageSize & 0xff;
+  pushVarint(table, runs.length);
+  for (const r of runs) {
+    pushVarint(table, r.first);
+    pushVarint(table, r.count * 2 + (r.descending ? 1 : 0));
+  }
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest();
+  const header = encodeDeltaHeader({ flags: DELTA_FLAG_IN_PLACE, oldSize: old.length, oldSha256: sha(old), newSize: neu.length, newSha256: sha(neu) });
+  return new Uint8Array(Buffer.concat([header, Uint8Array.from(table), body!]));
+}
+
+/** Parses an in-place patch's header and write order; throws FirmwareError. */
 export function parseInPlaceLayout(patch: Uint8Array): InPlaceLayout {
   const header = parseDeltaHeader(patch);
   if ((header.flags & DELTA_FLAG_IN_PLACE) === 0) throw new FirmwareError('MALFORMED', 'delta patch: not an in-place patch');
-  const b = Buffer.from(patch.buffer, patch.byteOffset, patch.byteLength);
-  const T = DELTA_HEADER_LENGTH + 16;
-  if (b.length < T) throw new FirmwareError('TRUNCATED', 'in-place patch: segment table');
-  const pageSize = b.readUInt32BE(DELTA_HEADER_LENGTH);
-  const segmentPages = b.readUInt32BE(DELTA_HEADER_LENGTH + 4);
-  const direction = b.readUInt32BE(DELTA_HEADER_LENGTH + 8);
-  const count = b.readUInt32BE(DELTA_HEADER_LENGTH + 12);
-  if (direction !== 0 && direction !== 1) throw new FirmwareError('MALFORMED', 'in-place patch: direction');
-  if (pageSize === 0 || pageSize > MAX_PAGE_SIZE || segmentPages === 0 || segmentPages > 65536) throw new FirmwareError('MALFORMED', 'in-place patch: page geometry');
-  const segBytes = pageSize * segmentPages;
-  if (count !== Math.ceil(header.newSize / segBytes)) throw new FirmwareError('MALFORMED', 'in-place patch: segment count');
-  let off = T + 4 * count;
-  if (b.length < off) throw new FirmwareError('TRUNCATED', 'in-place patch: segment table');
-  const segments: InPlaceSegment[] = [];
+  let p = DELTA_HEADER_LENGTH;
+  if (patch.length < p + 4) throw new FirmwareError('TRUNCATED', 'in-place patch: page size');
+  const pageSize = new DataView(patch.buffer, patch.byteOffset + p, 4).getUint32(0);
+  p += 4;
+  if (pageSize === 0 || pageSize > MAX_PAGE_SIZE) throw new FirmwareError('MALFORMED', 'in-place patch: page size');
+  const pages = Math.ceil(header.newSize / pageSize);
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 5; i++) {
+      if (p >= patch.length) throw new FirmwareError('TRUNCATED', 'in-place patch: write order');
+      const c = patch[p++]!;
+      v += (c & 0x7f) * mul;
+      if ((c & 0x80) === 0) return v;
+      mul *= 128;
+    }
+    throw new FirmwareError('MALFORMED', 'in-place patch: bad varint');
+  };
+  const count = varint();
+  if (count > pages) throw new FirmwareError('MALFORMED', 'in-place patch: more runs than pages');
+  const runs: InPlaceRun[] = [];
   for (let i = 0; i < count; i++) {
-    const len = b.readUInt32BE(T + 4 * i);
-    const bytes = Math.min(segBytes, header.newSize - i * segBytes);
-    segments.push({ firstPage: i * segmentPages, pageCount: Math.ceil(bytes / pageSize), patchOffset: off, patchLength: len });
-    off += len;
+    const first = varint();
+    const c = varint();
+    const n = Math.floor(c / 2);
+    if (n === 0 || first + n > pages) throw new FirmwareError('MALFORMED', 'in-place patch: run outside the image');
+    runs.push({ first, count: n, descending: c % 2 === 1 });
   }
-  if (off !== b.length) throw new FirmwareError(off > b.length ? 'TRUNCATED' : 'MALFORMED', 'in-place patch: length differs from its segment table');
-  return { header, direction, pageSize, segmentPages, segments };
+  // the runs must cover every page exactly once
+  const sorted = [...runs].sort((a, b) => a.first - b.first);
+  let next = 0;
+  for (const r of sorted) {
+    if (r.first !== next) throw new FirmwareError('MALFORMED', 'in-place patch: write order is not a permutation of the pages');
+    next += r.count;
+  }
+  if (next !== pages) throw new FirmwareError('MALFORMED', 'in-place patch: write order is not a permutation of the pages');
+  return { header, pageSize, runs, streamOffset: p };
 }
 
 /** A single-slot flash as the in-place applier sees it. */
 export interface InPlaceFlash {
-  /** Reads the slot (old bytes for pages not yet committed). */
+  /** Reads the slot (old bytes for pages not yet committed, new bytes for committed ones). */
   read(offset: number, length: number): Uint8Array;
   /** Writes and commits one whole page (the last page may be short). */
   writePage(page: number, data: Uint8Array): void;
@@ -202,60 +461,146 @@ export interface InPlaceFlash {
 
 /** Pages in the order an in-place patch writes them (what `committed` counts). */
 export function inPlaceWriteOrder(layout: InPlaceLayout): number[] {
-  const segs = layout.direction === 1 ? [...layout.segments].reverse() : layout.segments;
-  return segs.flatMap((s) => Array.from({ length: s.pageCount }, (_, i) => s.firstPage + i));
+  const out: number[] = [];
+  for (const r of layout.runs) for (let i = 0; i < r.count; i++) out.push(r.descending ? r.first + r.count - 1 - i : r.first + i);
+  return out;
+}
+
+/** Page ranks by run, without a per-page table: rank(q) in O(log runs). */
+class Ranks {
+  readonly #lows: number[];
+  readonly #starts: number[];
+  readonly #runs: InPlaceRun[];
+  constructor(runs: readonly InPlaceRun[]) {
+    const idx = runs.map((r, i) => ({ r, start: 0, i }));
+    let k = 0;
+    for (const x of idx) {
+      x.start = k;
+      k += x.r.count;
+    }
+    idx.sort((a, b) => a.r.first - b.r.first);
+    this.#lows = idx.map((x) => x.r.first);
+    this.#starts = idx.map((x) => x.start);
+    this.#runs = idx.map((x) => x.r);
+  }
+  /** Position of page `q` in the write order. */
+  rank(q: number): number {
+    let lo = 0;
+    let hi = this.#lows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#lows[mid]! <= q) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = this.#runs[lo]!;
+    return this.#starts[lo]! + (r.descending ? r.first + r.count - 1 - q : q - r.first);
+  }
 }
 
 /**
  * Applies an in-place patch over `flash`, after the first `committed` pages in write order (0, or what the
- * journal recorded before a power cut), then reads the new image back and checks its SHA-256 (DIGEST_MISMATCH). The old
- * image's digest is the caller's to check before the first run (pages before fromPage are already new).
+ * journal recorded before a power cut: those pages are replayed from the new bytes in flash, not written), then
+ * reads the new image back and checks its SHA-256 (DIGEST_MISMATCH). The old image's digest is the caller's to
+ * check before the first run. A patch that reads a page already rewritten is refused (MALFORMED).
  */
 export function applyInPlace(flash: InPlaceFlash, patch: Uint8Array, committed = 0): void {
-  const { header, pageSize, segments, direction } = parseInPlaceLayout(patch);
-  let done = 0;
-  for (const seg of direction === 1 ? [...segments].reverse() : segments) {
-    const skip = committed - done;
-    done += seg.pageCount;
-    if (skip >= seg.pageCount) continue;
-    const fromPage = seg.firstPage + Math.max(0, skip);
-    const start = seg.firstPage * pageSize;
-    const size = Math.min(header.newSize - start, seg.pageCount * pageSize);
-    const body = patch.subarray(seg.patchOffset, seg.patchOffset + seg.patchLength);
-    let stream: Uint8Array;
-    try {
-      stream = brotliDecompressSync(body, { maxOutputLength: (size + 2) * 24 + 64 });
-    } catch (err) {
-      throw new FirmwareError('MALFORMED', `in-place patch: segment at page ${seg.firstPage}: ${(err as Error).message}`);
-    }
-    const page = new Uint8Array(pageSize);
-    let fill = 0;
-    let pageNo = seg.firstPage;
-    const segEnd = start + size;
-    // Pages already rewritten when page `pageNo` is assembled: [0, page) going up; going down, the earlier pages of
-    // this segment and every later segment. A patch that reads them is refused (a sound encoder never does).
-    const read = (o: number, n: number): Uint8Array => {
-      const ps = pageNo * pageSize;
-      const hits = (a: number, b: number): boolean => a < b && o < b && o + n > a;
-      const ok = direction === 0 ? !hits(0, ps) : !hits(start, ps) && !hits(segEnd, header.newSize);
-      if (!ok) throw new FirmwareError('MALFORMED', `in-place patch: page ${pageNo} reads [${o}, ${o + n}), already rewritten`);
-      return flash.read(o, n);
-    };
-    applyInstructions({ ...header, newSize: size }, stream, read, false, (chunk) => {
-      for (let p = 0; p < chunk.length; ) {
-        const k = Math.min(chunk.length - p, pageSize - fill);
-        page.set(chunk.subarray(p, p + k), fill);
-        fill += k;
-        p += k;
-        const pageLen = Math.min(pageSize, header.newSize - pageNo * pageSize);
-        if (fill === pageLen) {
-          if (pageNo >= fromPage) flash.writePage(pageNo, page.slice(0, pageLen));
-          pageNo++;
-          fill = 0;
-        }
-      }
-    });
+  const { header, pageSize, runs, streamOffset } = parseInPlaceLayout(patch);
+  const pages = Math.ceil(header.newSize / pageSize);
+  if (!(committed >= 0 && committed <= pages)) throw new RangeError(`in-place patch: ${committed} committed pages of ${pages}`);
+  let stream: Uint8Array;
+  try {
+    // Same bound as applyPatchSync: at most newSize + 1 triples, batches, coded sections and extra bytes.
+    stream = brotliDecompressSync(patch.subarray(streamOffset), { maxOutputLength: (header.newSize + 2) * 48 + 64 });
+  } catch (err) {
+    const m = (err as Error).message;
+    throw new FirmwareError(/unexpected end/i.test(m) ? 'TRUNCATED' : 'MALFORMED', `in-place patch: compressed stream: ${m}`);
   }
+  const ranks = new Ranks(runs);
+  const page = new Uint8Array(pageSize);
+  // the current page: its index in the write order, number, length and fill
+  let k = -1;
+  let run = 0;
+  let inRun = 0;
+  let pageNo = 0;
+  let pageLen = 0;
+  let fill = 0;
+  let rank = 0;
+  const nextPage = (): void => {
+    k++;
+    if (k >= pages) return;
+    if (inRun === runs[run]!.count) {
+      run++;
+      inRun = 0;
+    }
+    const r = runs[run]!;
+    pageNo = r.descending ? r.first + r.count - 1 - inRun : r.first + inRun;
+    inRun++;
+    pageLen = Math.min(pageSize, header.newSize - pageNo * pageSize);
+    fill = 0;
+    rank = k;
+  };
+  const pageDone = (): void => {
+    if (fill < pageLen) return;
+    if (k >= committed) flash.writePage(pageNo, page.slice(0, pageLen));
+    nextPage();
+  };
+  const checkRead = (o: number, n: number): void => {
+    for (let q = Math.floor(o / pageSize); q * pageSize < o + n && q < pages; q++)
+      if (ranks.rank(q) < rank) throw new FirmwareError('MALFORMED', `in-place patch: page ${pageNo} reads [${o}, ${o + n}), already rewritten`);
+  };
+  nextPage();
+  const core = new DecodeCore(header);
+  let from = 0;
+  while (from < stream.length || core.len > 0) {
+    from += core.take(stream, from);
+    const b = core.next();
+    if (!b) {
+      if (from >= stream.length) break;
+      continue;
+    }
+    let ep = b.extraStart;
+    core.begin(b);
+    for (let i = 0; i < b.count; i++) {
+      let d = core.ctrl[i * 3]!;
+      while (d > 0) {
+        const n = Math.min(d, APPLY_PIECE, pageLen - fill);
+        if (k < committed) {
+          const got = flash.read(pageNo * pageSize + fill, n);
+          if (got.length !== n) throw new FirmwareError('TRUNCATED', `in-place: flash read returned ${got.length} of ${n} bytes`);
+          page.set(got, fill);
+          core.replayDiff(page, fill, n);
+        } else {
+          checkRead(core.oldPos, n);
+          const got = flash.read(core.oldPos, n);
+          if (got.length !== n) throw new FirmwareError('TRUNCATED', `in-place: flash read returned ${got.length} of ${n} bytes`);
+          page.set(got, fill);
+          core.addDiff(page, fill, n);
+        }
+        fill += n;
+        d -= n;
+        core.oldPos += n;
+        core.newPos += n;
+        pageDone();
+      }
+      let e = core.ctrl[i * 3 + 1]!;
+      while (e > 0) {
+        const n = Math.min(e, pageLen - fill);
+        if (k >= committed) page.set(core.buf.subarray(ep, ep + n), fill);
+        fill += n;
+        ep += n;
+        e -= n;
+        core.newPos += n;
+        pageDone();
+      }
+      core.oldPos += core.ctrl[i * 3 + 2]!;
+    }
+    core.consume(b);
+    if (core.ended) {
+      if (from < stream.length || core.len > 0) throw new FirmwareError('MALFORMED', 'delta patch: data after the end batch');
+      break;
+    }
+  }
+  core.finish(false);
   const h = createHash('sha256');
   for (let o = 0; o < header.newSize; o += pageSize) h.update(flash.read(o, Math.min(pageSize, header.newSize - o)));
   if (!h.digest().equals(header.newSha256)) throw new FirmwareError('DIGEST_MISMATCH', 'in-place patch: new image SHA-256 differs');

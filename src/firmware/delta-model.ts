@@ -217,6 +217,19 @@ export class DiffDecoder {
 
   /** Adds the next `n` diff bytes to the old bytes in `out[at..at+n)`. */
   addInto(m: DiffModel, out: Uint8Array, at: number, n: number): void {
+    this.#run(m, out, at, n, false);
+  }
+
+  /**
+   * Replays the next `n` diff bytes over the NEW bytes in `out[at..at+n)`, turning them back into the old bytes
+   * (old = new − diff) and advancing the model exactly as addInto would: an in-place applier resuming after a
+   * power cut re-decodes pages it already committed, whose old bytes are gone.
+   */
+  subInto(m: DiffModel, out: Uint8Array, at: number, n: number): void {
+    this.#run(m, out, at, n, true);
+  }
+
+  #run(m: DiffModel, out: Uint8Array, at: number, n: number, replay: boolean): void {
     const p = m.p;
     const cnt = m.n;
     let hist = m.hist;
@@ -231,6 +244,23 @@ export class DiffDecoder {
     let code = this.#code;
     let range = this.#range;
     for (let i = at; i < end; i++) {
+      if (hist === 0 && zeros > 8) {
+        // A long zero run through saturated contexts (p = 65504, seen LIMIT times): a zero leaves the context as it
+        // is (adapt rounds 65504 + 1 back to the cap), so only the range moves. Stops at the first other case.
+        while (i < end) {
+          const j = (prev << 4) | 4096;
+          if (p[j] !== 65504 || cnt[j] !== LIMIT) break;
+          const bound = (range >>> 16) * 65504;
+          if (code >= bound) break;
+          range = bound;
+          if (range < TOP) {
+            range <<= 8;
+            code = ((code << 8) | (pos < bufEnd ? buf[pos++]! : 0)) & 0x7fffffff;
+          }
+          prev = out[i++]!;
+        }
+        if (i === end) break;
+      }
       const j = hist | (prev << 4) | (zeros > 8 ? 4096 : 0);
       let q = p[j]!;
       const c = cnt[j]!;
@@ -281,7 +311,8 @@ export class DiffDecoder {
       zeros = 0;
       if (run < 3) run++;
       hist = ((hist << 1) | 1) & 15;
-      out[i] = prev + v;
+      if (replay) out[i] = prev = (prev - v) & 255;
+      else out[i] = prev + v;
     }
     this.#pos = pos;
     this.#code = code;

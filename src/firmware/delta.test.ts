@@ -5,6 +5,7 @@ import { brotliCompressSync } from 'node:zlib';
 import { applyPatch, applyPatchSync, PatchApplier } from './delta-apply.js';
 import { createPatch } from './delta-encode.js';
 import { DELTA_HEADER_LENGTH, encodeDeltaHeader, MAX_BATCH_EXTRA, MAX_CODED, parseDeltaHeader, pushVarint, zigzag } from './delta-format.js';
+import { DiffDecoder, DiffModel, encodeDiff, RangeEncoder } from './delta-model.js';
 import { suffixArray } from './delta-suffix-array.js';
 import { FirmwareError } from './error.js';
 import { xorshift32 as rng } from './test-helpers.js';
@@ -214,6 +215,29 @@ test('header round trip and rejection', () => {
   b[8] = 1;
   assert.throws(() => parseDeltaHeader(b), (e: unknown) => e instanceof FirmwareError && e.code === 'MALFORMED');
   const v = encodeDeltaHeader(h);
-  v[4] = 3;
+  v[4] = 2;
   assert.throws(() => parseDeltaHeader(v), (e: unknown) => e instanceof FirmwareError && e.code === 'MALFORMED');
+});
+
+test('diff decoder replay: subInto turns new bytes back into old ones with the same model state', () => {
+  const r = rng(33);
+  const n = 20_000;
+  const old = Uint8Array.from({ length: n }, () => r() % 7);
+  const diff = Uint8Array.from({ length: n }, (_, i) => (i % 3000 < 2000 ? 0 : r() % 5 === 0 ? r() & 0xff : 0));
+  const m = new DiffModel();
+  const enc = new RangeEncoder();
+  encodeDiff(m, enc, old, diff, n);
+  encodeDiff(m, enc, old, diff, n);
+  const coded = enc.finish();
+  const neu = old.map((o, i) => (o + diff[i]!) & 0xff);
+  // first half replayed from the new bytes, second half applied to old ones: the state must carry over
+  const dec = new DiffDecoder();
+  const dm = new DiffModel();
+  dec.begin(coded, 0, coded.length);
+  const a = neu.slice();
+  dec.subInto(dm, a, 0, n);
+  assert.deepEqual(a, old);
+  const b = old.slice();
+  dec.addInto(dm, b, 0, n);
+  assert.deepEqual(b, neu);
 });

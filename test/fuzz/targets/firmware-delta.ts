@@ -35,8 +35,9 @@ function seeds(): Uint8Array[] {
     createPatch(BASE, new Uint8Array(0), { quality: 5 }),
     encodeInstructions(BASE, NEXT, foldEmpty(diffTriples(BASE, NEXT))),
     Uint8Array.of(1, 10, 0, 0, ...new Array<number>(10).fill(1), 0),
-    createInPlacePatch(BASE, NEXT, { pageSize: 64, segmentPages: 2, quality: 5, direction: 'up' }),
-    createInPlacePatch(BASE, NEXT, { pageSize: 32, segmentPages: 3, quality: 5, direction: 'down' }),
+    createInPlacePatch(BASE, NEXT, { pageSize: 64, quality: 5, direction: 'up' }),
+    createInPlacePatch(BASE, NEXT, { pageSize: 32, quality: 5, direction: 'down' }),
+    createInPlacePatch(BASE, NEXT, { pageSize: 16, quality: 5 }),
   ];
 }
 
