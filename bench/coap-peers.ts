@@ -4,15 +4,15 @@
  * CoapEndpoint and coap-server-openssl for CoAPs (PSK, TLS_PSK_WITH_AES_128_CCM_8). One server at a time, each in
  * its own process pinned to core 0 while the load generator (coap-load) runs on core 1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadConfig, LoadReport } from './coap-load.js';
+import { cpuSecondsOf, launch, nextMessage } from './proc.js';
 
 const here = new URL('.', import.meta.url).pathname;
-const TASKSET = '/usr/bin/taskset';
 
 /** One server's figure. */
 export interface PeerFigure {
@@ -38,31 +38,6 @@ export interface PeerOptions {
   rounds?: number;
   /** Run only these servers (names as in PeerFigure.server). */
   servers?: readonly string[];
-}
-
-/** Runs `argv` pinned to `core` when taskset exists (and WARDEN_BENCH_PIN is not 0), with an IPC channel when `ipc`. */
-function launch(core: number, argv: string[], ipc: boolean): ChildProcess {
-  const pin = existsSync(TASKSET) && process.env.WARDEN_BENCH_PIN !== '0';
-  const pinned = pin ? [TASKSET, '-c', String(core), ...argv] : argv;
-  return spawn(pinned[0]!, pinned.slice(1), { stdio: ['ignore', ipc ? 'inherit' : 'ignore', 'inherit', ...(ipc ? ['ipc' as const] : [])] });
-}
-
-function nextMessage<T>(proc: ChildProcess, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`${what} exited with ${code}`));
-    proc.once('exit', onExit);
-    proc.once('message', (m) => {
-      proc.off('exit', onExit);
-      resolve(m as T);
-    });
-  });
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 100 Hz). */
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Two consecutive free UDP ports on loopback (libcoap listens on p for CoAP and p + 1 for CoAPs). */

@@ -21,6 +21,8 @@ import { benchNotifications } from './notifications.js';
 import { benchFleetMemory } from './fleet-memory.js';
 import { benchDelta } from './delta.js';
 import { benchFirmwarePush } from './firmware-push.js';
+import { benchFirmwareDownload } from './firmware-download.js';
+import { benchDeviceApply } from './device-apply.js';
 import { int, printTable, ratio, writeReport, type Row } from './report.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -344,6 +346,66 @@ if (want('delta')) {
   results.deltaApplyMBps = d.applyMBps;
   rows.push({ figure: `Patch generation, ${(d.genImageBytes / 2 ** 20).toFixed(1)} MiB image`, value: `${d.genSeconds.toFixed(1)} s` });
   rows.push({ figure: 'Patch application, streaming (4 KiB pushes)', value: `${d.applyMBps.toFixed(0)} MB/s`, baseline: 'working set 57.5 KiB: 16 KiB Brotli window + 11.8 KiB batch + 25.7 KiB diff model + 4 KiB piece' });
+}
+
+if (want('download')) {
+  // Issue 5: 1,000 devices pull a signed 1 MiB package from a Warden server process (each device its own DTLS-PSK
+  // association and socket, as createPackageFetcher does), then the same fleet over HTTP from the download listener.
+  const devices = quick ? 100 : 1000;
+  const d = await benchFirmwareDownload(devices);
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB/s`;
+  for (const [k, f] of [['coaps', d.coaps], ['http', d.http]] as const) {
+    results[`download_${k}_bytesPerSecond`] = f.bytesPerSecond;
+    results[`download_${k}_lastDeviceSeconds`] = f.lastMs / 1000;
+    results[`download_${k}_ok`] = f.ok;
+    results[`download_${k}_serverCpu`] = f.serverCpu;
+    results[`download_${k}_pullerCpu`] = f.pullerCpu;
+    results[`download_${k}_serverDrops`] = f.serverDrops;
+    results[`download_${k}_serverRss`] = f.serverRss;
+    console.log(
+      `download ${k}: ${mib(f.bytesPerSecond)}, last device ${(f.lastMs / 1000).toFixed(1)} s, median ${(f.medianMs / 1000).toFixed(1)} s, ` +
+        `${f.ok} exact, ${f.failed} failed, ${f.wrong} wrong bytes; server ${f.serverCpu.toFixed(2)} core, pullers ${f.pullerCpu.toFixed(2)} core, ` +
+        `${f.serverDrops} datagrams dropped at the server, server RSS ${(f.serverRss / 2 ** 20).toFixed(0)} MiB after`,
+    );
+    for (const e of f.errors) console.error(`download ${k}: ${e}`);
+  }
+  const row = (f: typeof d.coaps, how: string, extra = ''): Row => ({
+    figure: `Fleet pull 1 MiB x ${devices.toLocaleString('en')} devices, ${how}`,
+    value: mib(f.bytesPerSecond),
+    baseline: `last device ${(f.lastMs / 1000).toFixed(1)} s; ${f.ok}/${devices} exact (SHA-256)${extra}`,
+    target: 'all bytes exact',
+    met: f.ok === devices && f.wrong === 0 && f.failed === 0,
+  });
+  rows.push(row(d.coaps, 'CoAPs (DTLS-PSK)', `; server ${d.coaps.serverCpu.toFixed(2)} core, ${d.coaps.serverDrops} datagrams dropped there`));
+  rows.push(row(d.http, 'HTTP'));
+  rows.push({
+    figure: 'Fleet pull bytes/s, CoAPs / HTTP',
+    value: ratio(d.coaps.bytesPerSecond, d.http.bytesPerSecond),
+    baseline: `time to last device, CoAPs / HTTP ${ratio(d.coaps.lastMs, d.http.lastMs)}`,
+    bars: [{ label: 'CoAPs (MiB/s)', value: d.coaps.bytesPerSecond / 2 ** 20, ours: true }, { label: 'HTTP (MiB/s)', value: d.http.bytesPerSecond / 2 ** 20 }],
+    chartTitle: `Fleet pull of a 1 MiB package, ${devices.toLocaleString('en')} devices at once (MiB/s, aggregate)`,
+  });
+  rows.push({ figure: 'Server RSS after the CoAPs fleet pull', value: `${(d.coaps.serverRss / 2 ** 20).toFixed(0)} MiB` });
+}
+
+if (want('apply')) {
+  // Issue 5: device-side patch application in a child process (measureApply): peak RSS over its RSS before the apply
+  // and throughput, for each delta bench pair, beside the same child applying a 4 KiB patch.
+  const a = await benchDeviceApply();
+  for (const f of a.pairs) {
+    results[`apply_${f.name}_peakBuffers`] = f.peakBuffers;
+    results[`apply_${f.name}_peakHeap`] = f.peakHeap;
+    results[`apply_${f.name}_peakRssDelta`] = f.peakRssDelta;
+    results[`apply_${f.name}_MBps`] = f.mbps;
+    rows.push({
+      figure: `Device apply, ${f.name}: peak buffers`,
+      value: `${int(f.peakBuffers / 1024)} KiB`,
+      baseline: `${f.mbps.toFixed(1)} MB/s; JS heap +${int(f.peakHeap / 1024)} KiB; process peak RSS +${int(f.peakRssDelta / 1024)} KiB (4 KiB patch: +${int(a.floor.peakRssDelta / 1024)} KiB)`,
+      target: '64 KiB working set',
+      met: f.peakBuffers <= 64 * 1024,
+    });
+  }
+  results.apply_floor_peakRssDelta = a.floor.peakRssDelta;
 }
 
 printTable(rows);

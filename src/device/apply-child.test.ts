@@ -19,6 +19,7 @@ test('a patch applied in a child process reports the new image and its peak memo
     assert.equal(r.sha256, createHash('sha256').update(neu).digest('hex'));
     assert.ok(readFileSync(join(dir, 'new.bin')).equals(neu));
     assert.ok(r.peakRss >= r.rssBefore && r.peakRssDelta >= 0);
+    assert.ok(r.peakBuffers > 0 && r.peakBuffers <= 64 * 1024, `the apply held ${r.peakBuffers} bytes of buffers`);
     await assert.rejects(measureApply(join(dir, 'new.bin'), join(dir, 'patch.bin')), /WRONG_BASE/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
