@@ -49,6 +49,8 @@ export class DeviceRunner extends EventEmitter {
   /** Incremented at each power-off: work of an earlier power cycle sees it changed and stops. */
   private cycle = 0;
   private cycling: Promise<void> | undefined;
+  /** The boot in progress (it may finish an in-place install): `stop` waits for it. */
+  private booting: Promise<unknown> | undefined;
 
   constructor(options: DeviceRunnerOptions) {
     super();
@@ -75,6 +77,7 @@ export class DeviceRunner extends EventEmitter {
   async stop(): Promise<void> {
     this.running = false;
     this.cycle++;
+    await this.booting;
     await this.cycling;
     const client = this.client;
     this.client = undefined;
@@ -88,15 +91,21 @@ export class DeviceRunner extends EventEmitter {
     let device: Device;
     try {
       this.boots++;
-      device = Device.open(this.o.flash, { ...this.o.device, fetcher: this.fetcher() });
+      const opening = Device.open(this.o.flash, { ...this.o.device, fetcher: this.fetcher() });
+      this.booting = opening.catch(() => undefined);
+      device = await opening;
     } catch (err) {
       if (err instanceof PowerLoss) {
         // Power failed again while the bootloader was swapping: the next boot resumes the swap.
-        this.powerLost();
+        if (cycle === this.cycle) this.powerLost();
         return;
       }
       throw err;
+    } finally {
+      this.booting = undefined;
     }
+    // Stopped while the bootloader ran.
+    if (cycle !== this.cycle) return;
     this.device = device;
     this.emit('boot', device);
     if (device.bricked || device.version === undefined) {

@@ -29,14 +29,14 @@ function flipped(data: Uint8Array, at: number): Uint8Array {
 const H = headerArea(layout.pageSize);
 const envelopeEnd = (pkg: Uint8Array): number => pkg.length - (pkg === oldPkg ? oldImage.length : newImage.length);
 
-test('factory image boots; a fresh device is not in test mode', () => {
-  const d = Device.open(factoryFlash(layout, oldPkg), opts);
+test('factory image boots; a fresh device is not in test mode', async () => {
+  const d = await Device.open(factoryFlash(layout, oldPkg), opts);
   assert.equal(d.version, '1.0.0');
   assert.equal(d.testing, false);
   assert.equal(d.bricked, false);
 });
 
-test('secure boot refuses a pending image that does not verify, and keeps running the old one untouched', () => {
+test('secure boot refuses a pending image that does not verify, and keeps running the old one untouched', async () => {
   const other = keyPair('ed25519');
   const cases: [string, Uint8Array, number][] = [
     ['bad signature', flipped(newPkg, envelopeEnd(newPkg) - 1), 5],
@@ -49,14 +49,14 @@ test('secure boot refuses a pending image that does not verify, and keeps runnin
   ];
   for (const [name, pkg, result] of cases) {
     const flash = factoryFlash(layout, oldPkg);
-    let d = Device.open(flash, opts);
+    let d = await Device.open(flash, opts);
     d.confirm(); // counter = 10
     const before = primaryDigest(flash);
     // Bypass the updater's own checks: put the package in the secondary slot and mark it pending.
     programSlot(flash, layout.secondary, pkg);
     d.bootloader.state.pending = true;
     d.bootloader.save();
-    d = Device.open(flash, opts);
+    d = await Device.open(flash, opts);
     assert.equal(d.version, '1.0.0', name);
     assert.equal(d.testing, false, name);
     assert.equal(primaryDigest(flash), before, `${name}: primary untouched`);
@@ -82,7 +82,7 @@ test('the updater refuses each bad package with its Update Result before install
   const refusedAtHeader = new Set(['bad signature', 'unknown key', 'wrong vendor', 'wrong class', 'rollback', 'delta for another base', 'too big for the slot', 'not a package']);
   for (const [name, pkg, result] of cases) {
     const flash = factoryFlash(layout, oldPkg);
-    const d = Device.open(flash, opts);
+    const d = await Device.open(flash, opts);
     d.confirm();
     const before = primaryDigest(flash);
     const secondaryBefore = Buffer.from(flash.bytes.subarray(layout.secondary.offset, layout.secondary.offset + layout.secondary.size));
@@ -98,7 +98,7 @@ test('the updater refuses each bad package with its Update Result before install
     if (refusedAtHeader.has(name)) {
       assert.ok(secondaryBefore.equals(flash.bytes.subarray(layout.secondary.offset, layout.secondary.offset + layout.secondary.size)), `${name}: staging untouched`);
     }
-    const again = Device.open(flash, opts);
+    const again = await Device.open(flash, opts);
     assert.equal(again.version, '1.0.0', name);
     assert.equal(primaryDigest(flash), before, `${name}: primary untouched`);
   }
@@ -106,13 +106,13 @@ test('the updater refuses each bad package with its Update Result before install
 
 test('test boot, confirm, revert, and the counter after confirm', async () => {
   const flash = factoryFlash(layout, oldPkg);
-  let d = Device.open(flash, opts);
+  let d = await Device.open(flash, opts);
   await d.updater.receive(newPkg, ctx);
   await d.updater.install(await d.updater.verify(ctx), ctx);
-  assert.equal(Device.open(flash, opts).version, '1.1.0');
+  assert.equal((await Device.open(flash, opts)).version, '1.1.0');
 
   // Reboot without confirming: reverts.
-  d = Device.open(flash, opts);
+  d = await Device.open(flash, opts);
   assert.equal(d.version, '1.0.0');
   assert.equal(d.testing, false);
   assert.deepEqual(d.updater.restore(), { kind: 'updated', result: 8 });
@@ -120,21 +120,21 @@ test('test boot, confirm, revert, and the counter after confirm', async () => {
   // Install again, pass the health check: permanent, counter raised.
   await d.updater.receive(newPkg, ctx);
   await d.updater.install(await d.updater.verify(ctx), ctx);
-  d = Device.open(flash, { ...opts, healthCheck: () => true });
+  d = await Device.open(flash, { ...opts, healthCheck: () => true });
   assert.equal(d.version, '1.1.0');
   assert.equal(d.testing, true);
   assert.deepEqual(d.updater.restore(), { kind: 'testing', info: { name: 'firmware', version: '1.1.0' } });
   assert.equal(d.securityCounter, 0, 'the factory image was never confirmed');
   assert.equal(await d.checkHealth(), true);
   assert.equal(d.securityCounter, 11);
-  d = Device.open(flash, opts);
+  d = await Device.open(flash, opts);
   assert.equal(d.version, '1.1.0');
   assert.equal(d.testing, false);
 
   // The old image is in the secondary slot now, but its sequence is below the counter.
   d.bootloader.state.pending = true;
   d.bootloader.save();
-  d = Device.open(flash, opts);
+  d = await Device.open(flash, opts);
   assert.equal(d.version, '1.1.0');
   assert.deepEqual(d.updater.restore(), { kind: 'updated', result: 5 });
   await assert.rejects(d.updater.receive(oldPkg, ctx), (e: unknown) => e instanceof FirmwareFailure && e.result === 5);
@@ -142,28 +142,28 @@ test('test boot, confirm, revert, and the counter after confirm', async () => {
 
 test('a failed health check leaves the image unconfirmed and the next boot reverts', async () => {
   const flash = factoryFlash(layout, oldPkg);
-  let d = Device.open(flash, opts);
+  let d = await Device.open(flash, opts);
   await d.updater.receive(newPkg, ctx);
   await d.updater.install(await d.updater.verify(ctx), ctx);
-  d = Device.open(flash, { ...opts, healthCheck: async () => false });
+  d = await Device.open(flash, { ...opts, healthCheck: async () => false });
   assert.equal(d.version, '1.1.0');
   assert.equal(await d.checkHealth(), false);
-  d = Device.open(flash, opts);
+  d = await Device.open(flash, opts);
   assert.equal(d.version, '1.0.0');
   assert.equal(d.updater.restore()?.kind, 'updated');
 });
 
-test('recovery: a primary that does not verify is restored from a valid secondary; neither valid is bricked', () => {
+test('recovery: a primary that does not verify is restored from a valid secondary; neither valid is bricked', async () => {
   const flash = factoryFlash(layout, oldPkg);
   programSlot(flash, layout.secondary, newPkg);
   flash.bytes[layout.primary.offset + H + 100]! ^= 0xff;
-  const d = Device.open(flash, opts);
+  const d = await Device.open(flash, opts);
   assert.equal(d.boot.status === 'running' && d.boot.recovered, true);
   assert.equal(d.version, '1.1.0');
-  assert.equal(Device.open(flash, opts).version, '1.1.0');
+  assert.equal((await Device.open(flash, opts)).version, '1.1.0');
 
   const dead = factoryFlash(layout, oldPkg);
   dead.bytes[dead.bytes.length - 1] = 0;
   dead.bytes[layout.primary.offset + H + 5]! ^= 1;
-  assert.equal(Device.open(dead, opts).bricked, true);
+  assert.equal((await Device.open(dead, opts)).bricked, true);
 });

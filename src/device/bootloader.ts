@@ -9,7 +9,7 @@
  * - recovery: a primary that does not verify is replaced by a verified secondary (or staged full image).
  * A device is "bricked" only when no slot verifies.
  */
-import { applyInPlace, FirmwareError, inPlaceWriteOrder, parseInPlaceLayout, type ImageRef, type Manifest } from '../firmware/index.js';
+import { applyInPlaceStream, FirmwareError, inPlacePageAt, readInPlaceLayout, type ImageRef, type Manifest, type PatchSource } from '../firmware/index.js';
 import { BootStateStore, crc32, type BootState, type OverwriteProgress } from './boot-state.js';
 import type { Flash } from './flash.js';
 import { headerArea, type Layout } from './layout.js';
@@ -70,8 +70,11 @@ export class Bootloader {
     }
   }
 
-  /** Decides what runs: finishes journaled work, tests or reverts (A/B), verifies, recovers. */
-  boot(): BootResult {
+  /**
+   * Decides what runs: finishes journaled work, tests or reverts (A/B), verifies, recovers. Async because finishing
+   * an in-place install streams the staged patch through an incremental decoder.
+   */
+  async boot(): Promise<BootResult> {
     this.state = this.#store.load();
     const st = this.state;
     // A test swap that a power cut interrupted ends in this boot, which is then the test boot.
@@ -79,7 +82,7 @@ export class Bootloader {
     if (st.swap) this.#runSwap();
     if (st.overwrite) {
       try {
-        this.#runOverwrite();
+        await this.#runOverwrite();
       } catch (err) {
         // A staged package that no longer verifies: secure boot below decides what can run.
         if (!(err instanceof FirmwareError)) throw err;
@@ -101,7 +104,7 @@ export class Bootloader {
       if (secondary) {
         st.overwrite = { kind: 'copy', committed: 0, phase: 'pages', version: secondary.manifest.version, sequence: secondary.manifest.sequence, pages: Math.ceil(secondary.used / this.flash.pageSize), install: false };
         this.save();
-        this.#runOverwrite();
+        await this.#runOverwrite();
         primary = this.#try('primary');
         recovered = true;
       }
@@ -196,16 +199,16 @@ export class Bootloader {
   }
 
   /** Starts an overwrite of the primary (single-slot install) and runs it to the end. */
-  overwrite(progress: OverwriteProgress): void {
+  async overwrite(progress: OverwriteProgress): Promise<void> {
     this.state.overwrite = progress;
     this.state.download = undefined;
     this.state.result = undefined;
     this.save();
-    this.#runOverwrite();
+    await this.#runOverwrite();
   }
 
   /** Finishes the journaled overwrite in the boot state. */
-  #runOverwrite(): void {
+  async #runOverwrite(): Promise<void> {
     const st = this.state;
     const ov = st.overwrite!;
     const ps = this.flash.pageSize;
@@ -218,7 +221,7 @@ export class Bootloader {
         this.save();
       }
     } else {
-      this.#runInPlace(ov);
+      await this.#runInPlace(ov);
     }
     st.overwrite = undefined;
     if (ov.install) {
@@ -233,9 +236,10 @@ export class Bootloader {
    * The in-place journal: each new page goes to the scratch page first, the boot state records it (page and CRC),
    * then the primary page is rewritten and the state counts it committed. A cut while the primary page is torn
    * resumes by copying the scratch page again; the patch decoder resumes after the committed pages. The slot header
-   * is written last, so the image verifies only once it is whole.
+   * is written last, so the image verifies only once it is whole. The patch is read from the staging slot a piece at
+   * a time (applyInPlaceStream), never whole.
    */
-  #runInPlace(ov: OverwriteProgress): void {
+  async #runInPlace(ov: OverwriteProgress): Promise<void> {
     const flash = this.flash;
     const ps = flash.pageSize;
     const { primary, secondary, scratch } = this.layout;
@@ -243,12 +247,12 @@ export class Bootloader {
     const staged = readSlotHeader(flash, secondary);
     const m = verifyEnvelope(staged.envelope, this.identity, 0);
     if (m.payload.kind !== 'delta') throw new FirmwareError('MALFORMED', 'in-place install of a package that is not a delta');
-    const patch = flash.read(secondary.offset + H, m.payload.size);
     if (!Buffer.from(digestOf(flash, secondary.offset + H, m.payload.size)).equals(m.payload.digest)) {
       throw new FirmwareError('DIGEST_MISMATCH', 'staged patch changed');
     }
     if (ov.phase === 'pages') {
-      const order = inPlaceWriteOrder(parseInPlaceLayout(patch));
+      const readPatch = (o: number, n: number): Uint8Array => flash.read(secondary.offset + H + o, n);
+      const patch: PatchSource = { size: m.payload.size, read: readPatch };
       const commitPage = (page: number, data: Uint8Array): void => {
         flash.erase((primary.offset + H) / ps + page);
         flash.write(primary.offset + H + page * ps, data);
@@ -259,10 +263,10 @@ export class Bootloader {
       if (ov.scratch) {
         const s = ov.scratch;
         const data = flash.read(scratch.offset, s.length);
-        if (s.page !== order[ov.committed] || crc32(data) !== s.crc) throw new FirmwareError('MALFORMED', 'in-place journal: scratch page does not match');
+        if (s.page !== inPlacePageAt(readInPlaceLayout(patch.size, readPatch), ov.committed) || crc32(data) !== s.crc) throw new FirmwareError('MALFORMED', 'in-place journal: scratch page does not match');
         commitPage(s.page, data);
       }
-      applyInPlace(
+      await applyInPlaceStream(
         {
           read: (o, n) => flash.read(primary.offset + H + o, n),
           writePage: (page, data) => {

@@ -24,17 +24,22 @@ export class Device {
   readonly boot: BootResult;
   readonly #healthCheck: (() => boolean | Promise<boolean>) | undefined;
 
-  private constructor(flash: Flash, options: DeviceOptions) {
+  private constructor(flash: Flash, bootloader: Bootloader, boot: BootResult, options: DeviceOptions) {
     this.flash = flash;
-    this.bootloader = new Bootloader(flash, options.layout, options);
-    this.boot = this.bootloader.boot();
-    this.updater = new DeviceFirmwareUpdater(this.bootloader, options);
+    this.bootloader = bootloader;
+    this.boot = boot;
+    this.updater = new DeviceFirmwareUpdater(bootloader, options);
     this.#healthCheck = options.healthCheck;
   }
 
-  /** Powers the device on: boots (may throw PowerLoss when a cut is armed) and returns it. */
-  static open(flash: Flash, options: DeviceOptions): Device {
-    return new Device(flash, options);
+  /**
+   * Powers the device on: boots (finishing journaled work, such as an in-place install a power cut interrupted;
+   * rejects with PowerLoss when a cut is armed) and resolves to the running device.
+   */
+  static async open(flash: Flash, options: DeviceOptions): Promise<Device> {
+    const bootloader = new Bootloader(flash, options.layout, options);
+    const boot = await bootloader.boot();
+    return new Device(flash, bootloader, boot, options);
   }
 
   /** The running version, or undefined for a bricked device. */

@@ -16,4 +16,4 @@ export { Bootloader, type BootResult } from './bootloader.js';
 export { DeviceResult, updateResultFor } from './update-result.js';
 export { DeviceFirmwareUpdater, type DeviceUpdaterOptions } from './updater.js';
 export { Device, type DeviceOptions } from './device.js';
-export { applyFromFiles, measureApply, type ApplyReport } from './apply-child.js';
+export { applyFromFiles, applyInPlaceFromFiles, measureApply, type ApplyReport } from './apply-child.js';

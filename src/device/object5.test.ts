@@ -29,7 +29,7 @@ test('Object 5 over the device: pull, update with a reboot, Success after the te
   fetcher.put(URI, imagePackage(newImage, 2, '2.0.0'));
   const opts = deviceOptions(layout, { fetcher: fetcher.fetch });
   const flash = factoryFlash(layout, imagePackage(oldImage, 1, '1.0.0'));
-  let device = Device.open(flash, opts);
+  let device = await Device.open(flash, opts);
   let rebooted = false;
   let obj = new FirmwareObject(definition, { updater: device.updater, onReboot: () => (rebooted = true) });
   obj.attach(host);
@@ -39,7 +39,7 @@ test('Object 5 over the device: pull, update with a reboot, Success after the te
   await until(() => rebooted);
   obj.detach();
 
-  device = Device.open(flash, opts);
+  device = await Device.open(flash, opts);
   assert.equal(device.version, '2.0.0');
   obj = new FirmwareObject(definition, { updater: device.updater });
   assert.deepEqual(statusOf(obj), [FirmwareState.Updating, UpdateResult.Initial], 'Updating until the test image is confirmed');
@@ -55,5 +55,5 @@ test('Object 5 over the device: pull, update with a reboot, Success after the te
   await until(() => obj.firmware.firmwareStatus.result !== UpdateResult.Success && obj.firmware.firmwareStatus.state === FirmwareState.Idle);
   assert.deepEqual(statusOf(obj), [FirmwareState.Idle, UpdateResult.IntegrityCheckFailure]);
   obj.detach();
-  assert.equal(Device.open(flash, opts).version, '2.0.0');
+  assert.equal((await Device.open(flash, opts)).version, '2.0.0');
 });

@@ -36,12 +36,12 @@ function setup(layout: Layout, pkg: Uint8Array): { fetcher: MemoryFetcher; opts:
  */
 async function settle(flash: MemoryFlash, opts: DeviceOptions): Promise<Device> {
   for (let round = 0; round < 6; round++) {
-    const d = Device.open(flash, opts);
+    const d = await Device.open(flash, opts);
     assert.equal(d.bricked, false);
     assert.ok(d.version === OLD || d.version === NEW, `runs ${d.version}`);
     if (d.version === NEW) {
       if (d.testing) d.confirm();
-      const again = Device.open(flash, opts);
+      const again = await Device.open(flash, opts);
       assert.equal(again.version, NEW);
       assert.equal(again.testing, false);
       return again;
@@ -71,7 +71,7 @@ async function cutEverywhere(s: Scenario, seed: number, points = POINTS): Promis
     power.arm(cut);
     await assert.rejects(s.run(flash, opts), PowerLoss, `cut at ${cut}`);
     power.restore();
-    const d = Device.open(flash, opts);
+    const d = await Device.open(flash, opts);
     assert.equal(d.bricked, false, `cut at ${cut}: bricked`);
     seen.add(d.version!);
     assert.equal((await settle(flash, opts)).version, NEW, `cut at ${cut}`);
@@ -83,7 +83,7 @@ async function cutEverywhere(s: Scenario, seed: number, points = POINTS): Promis
 async function prepared(layout: Layout, pkg: Uint8Array, prepare: (d: Device) => Promise<void>): Promise<Uint8Array> {
   const { opts } = setup(layout, pkg);
   const flash = factoryFlash(layout, oldPkg);
-  await prepare(Device.open(flash, opts));
+  await prepare(await Device.open(flash, opts));
   return flash.bytes;
 }
 
@@ -92,7 +92,7 @@ test('power loss during a download: the reboot runs the old image and the resume
   const { opts, fetcher } = setup(layout, newPkg);
   const base = factoryFlash(layout, oldPkg).bytes;
   const run = async (flash: MemoryFlash, o: DeviceOptions): Promise<void> => {
-    await Device.open(flash, o).updater.download(URI, ctx);
+    await (await Device.open(flash, o)).updater.download(URI, ctx);
   };
   assert.deepEqual([...(await cutEverywhere({ layout, pkg: newPkg, base, run }, 1))], [OLD]);
 
@@ -104,7 +104,7 @@ test('power loss during a download: the reboot runs the old image and the resume
   power.arm(Math.floor(total * 0.6));
   await assert.rejects(run(flash, opts), PowerLoss);
   power.restore();
-  const d = Device.open(flash, opts);
+  const d = await Device.open(flash, opts);
   assert.equal(d.version, OLD);
   const r = d.updater.restore();
   assert.equal(r?.kind, 'downloading');
@@ -125,7 +125,7 @@ test('power loss during the A/B swap: the device boots old or new, never bricked
     await d.updater.download(URI, ctx);
     await d.updater.install(await d.updater.verify(ctx), ctx);
   });
-  const seen = await cutEverywhere({ layout, pkg: newPkg, base, run: async (flash, o) => void Device.open(flash, o) }, 2);
+  const seen = await cutEverywhere({ layout, pkg: newPkg, base, run: async (flash, o) => void await Device.open(flash, o) }, 2);
   assert.deepEqual([...seen], [NEW], 'the boot after a cut resumes the swap and is the test boot');
 });
 
@@ -137,16 +137,16 @@ test('power loss during the revert swap of an unconfirmed image', async () => {
     await d.updater.install(await d.updater.verify(ctx), ctx);
   });
   const tested = new MemoryFlash(base, { pageSize: layout.pageSize });
-  assert.equal(Device.open(tested, opts).version, NEW); // test boot, never confirmed
+  assert.equal((await Device.open(tested, opts)).version, NEW); // test boot, never confirmed
   // every cut during the revert ends on the old image (the revert resumes)
-  assert.deepEqual([...(await cutEverywhere({ layout, pkg: newPkg, base: tested.bytes, run: async (flash, o) => void Device.open(flash, o) }, 3, 100))], [OLD]);
+  assert.deepEqual([...(await cutEverywhere({ layout, pkg: newPkg, base: tested.bytes, run: async (flash, o) => void await Device.open(flash, o) }, 3, 100))], [OLD]);
 });
 
 /** Installs the staged package, then boots (where an A/B install finishes). */
 async function installAndBoot(flash: MemoryFlash, o: DeviceOptions): Promise<void> {
-  const d = Device.open(flash, o);
+  const d = await Device.open(flash, o);
   await d.updater.install(await d.updater.verify(ctx), ctx);
-  Device.open(flash, o);
+  await Device.open(flash, o);
 }
 
 test('power loss during a delta A/B install (patch applied into the secondary, then the swap)', async () => {

@@ -96,7 +96,7 @@ export class MemoryFetcher {
 }
 
 /** Drives a full pull update the way Object 5 does: download, verify, install; returns the rebooted device. */
-export async function pullUpdate(device: Device, uri: string, reopen: () => Device): Promise<Device> {
+export async function pullUpdate(device: Device, uri: string, reopen: () => Device | Promise<Device>): Promise<Device> {
   await device.updater.download(uri, ctx);
   const info = await device.updater.verify(ctx);
   await device.updater.install(info, ctx);

@@ -8,7 +8,7 @@ import {
   DELTA_HEADER_LENGTH,
   FirmwareError,
   parseDeltaHeader,
-  parseInPlaceLayout,
+  readInPlaceLayout,
   parsePackageHeader,
   PatchApplier,
   PayloadVerifier,
@@ -203,7 +203,7 @@ export class DeviceFirmwareUpdater implements FirmwareUpdater {
         if (inPlace !== (layout.mode === 'single')) {
           throw new FirmwareFailure(DeviceResult.UnsupportedPackage, inPlace ? 'an in-place patch for an A/B device' : 'a streaming patch for a single-slot device');
         }
-        if (inPlace && parseInPlaceLayout(flash.read(at, p.size)).pageSize !== layout.pageSize) {
+        if (inPlace && readInPlaceLayout(p.size, (o, n) => flash.read(at + o, n)).pageSize !== layout.pageSize) {
           throw new FirmwareFailure(DeviceResult.UnsupportedPackage, 'in-place patch made for another page size');
         }
         const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(b);
@@ -224,7 +224,7 @@ export class DeviceFirmwareUpdater implements FirmwareUpdater {
     const st = boot.state;
     if (ctx.signal.aborted) return { kind: 'reboot' };
     if (boot.layout.mode === 'single') {
-      boot.overwrite(
+      await boot.overwrite(
         manifest.payload.kind === 'delta'
           ? { kind: 'inplace', committed: 0, phase: 'pages', version: manifest.version, sequence: manifest.sequence, install: true }
           : {

@@ -17,7 +17,7 @@
  * stream, whose new-byte positions run through the pages in write order.
  */
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, brotliDecompressSync, constants as zc } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zc, createBrotliDecompress } from 'node:zlib';
 import { APPLY_PIECE, DecodeCore } from './delta-apply.js';
 import { diffTriples, encodeInstructions, foldEmpty, readableLength, type ReadLimit } from './delta-encode.js';
 import {
@@ -27,6 +27,7 @@ import {
   encodeDeltaHeader,
   parseDeltaHeader,
   pushVarint,
+  type BatchView,
   type DeltaHeader,
   type Triple,
 } from './delta-format.js';
@@ -408,24 +409,62 @@ export function createInPlacePatch(old: Uint8Array, neu: Uint8Array, options: In
   return new Uint8Array(Buffer.concat([header, Uint8Array.from(table), body!]));
 }
 
-/** Parses an in-place patch's header and write order; throws FirmwareError. */
-export function parseInPlaceLayout(patch: Uint8Array): InPlaceLayout {
-  const header = parseDeltaHeader(patch);
+/** Where an in-place apply reads the patch: `size` bytes, in pieces through `read` (a flash or file read, say). */
+export interface PatchSource {
+  readonly size: number;
+  /** Returns `length` bytes of the patch at `offset` (not kept, not modified). */
+  read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+}
+
+/** Bytes of the patch an in-place apply reads at a time. */
+export const PATCH_PIECE = 4096;
+
+/** Reads a patch byte by byte through a small window (the write-order table, whose length the table decides). */
+class ByteCursor {
+  #buf: Uint8Array = new Uint8Array(0);
+  #start = 0;
+  pos: number;
+  constructor(
+    readonly size: number,
+    readonly read: (offset: number, length: number) => Uint8Array,
+    pos: number,
+  ) {
+    this.pos = pos;
+  }
+  /** The next byte; TRUNCATED with `what` at the end of the patch. */
+  byte(what: string): number {
+    let i = this.pos - this.#start;
+    if (i >= this.#buf.length) {
+      if (this.pos >= this.size) throw new FirmwareError('TRUNCATED', `in-place patch: ${what}`);
+      this.#start = this.pos;
+      this.#buf = this.read(this.pos, Math.min(256, this.size - this.pos));
+      if (this.#buf.length === 0) throw new FirmwareError('TRUNCATED', `in-place patch: ${what}`);
+      i = 0;
+    }
+    this.pos++;
+    return this.#buf[i]!;
+  }
+}
+
+/**
+ * Reads an in-place patch's header and write order from a patch of `size` bytes through `read` (a few hundred bytes
+ * at a time, as far as the table goes); throws FirmwareError.
+ */
+export function readInPlaceLayout(size: number, read: (offset: number, length: number) => Uint8Array): InPlaceLayout {
+  const header = parseDeltaHeader(read(0, Math.min(size, DELTA_HEADER_LENGTH)));
   if ((header.flags & DELTA_FLAG_IN_PLACE) === 0) throw new FirmwareError('MALFORMED', 'delta patch: not an in-place patch');
-  let p = DELTA_HEADER_LENGTH;
-  if (patch.length < p + 4) throw new FirmwareError('TRUNCATED', 'in-place patch: page size');
-  const pageSize = new DataView(patch.buffer, patch.byteOffset + p, 4).getUint32(0);
-  p += 4;
+  const c = new ByteCursor(size, read, DELTA_HEADER_LENGTH);
+  let pageSize = 0;
+  for (let i = 0; i < 4; i++) pageSize = pageSize * 256 + c.byte('page size');
   if (pageSize === 0 || pageSize > MAX_PAGE_SIZE) throw new FirmwareError('MALFORMED', 'in-place patch: page size');
   const pages = Math.ceil(header.newSize / pageSize);
   const varint = (): number => {
     let v = 0;
     let mul = 1;
     for (let i = 0; i < 5; i++) {
-      if (p >= patch.length) throw new FirmwareError('TRUNCATED', 'in-place patch: write order');
-      const c = patch[p++]!;
-      v += (c & 0x7f) * mul;
-      if ((c & 0x80) === 0) return v;
+      const b = c.byte('write order');
+      v += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return v;
       mul *= 128;
     }
     throw new FirmwareError('MALFORMED', 'in-place patch: bad varint');
@@ -435,10 +474,10 @@ export function parseInPlaceLayout(patch: Uint8Array): InPlaceLayout {
   const runs: InPlaceRun[] = [];
   for (let i = 0; i < count; i++) {
     const first = varint();
-    const c = varint();
-    const n = Math.floor(c / 2);
+    const v = varint();
+    const n = Math.floor(v / 2);
     if (n === 0 || first + n > pages) throw new FirmwareError('MALFORMED', 'in-place patch: run outside the image');
-    runs.push({ first, count: n, descending: c % 2 === 1 });
+    runs.push({ first, count: n, descending: v % 2 === 1 });
   }
   // the runs must cover every page exactly once
   const sorted = [...runs].sort((a, b) => a.first - b.first);
@@ -448,14 +487,41 @@ export function parseInPlaceLayout(patch: Uint8Array): InPlaceLayout {
     next += r.count;
   }
   if (next !== pages) throw new FirmwareError('MALFORMED', 'in-place patch: write order is not a permutation of the pages');
-  return { header, pageSize, runs, streamOffset: p };
+  return { header, pageSize, runs, streamOffset: c.pos };
+}
+
+/** More of the patch's prefix is needed (readLayout). */
+const MORE = Symbol('more');
+
+/** readInPlaceLayout over a source whose reads may be async: parses a prefix, doubling it until the table fits. */
+async function readLayout(source: PatchSource): Promise<InPlaceLayout> {
+  let prefix = await source.read(0, Math.min(source.size, 512));
+  for (;;) {
+    const have = prefix;
+    try {
+      return readInPlaceLayout(source.size, (o, n) => {
+        if (o + n > have.length && have.length < source.size) throw MORE;
+        return have.subarray(o, o + n);
+      });
+    } catch (err) {
+      if (err !== MORE) throw err;
+    }
+    const n = Math.min(source.size, Math.max(512, prefix.length * 2));
+    prefix = await source.read(0, n);
+    if (prefix.length !== n) throw new FirmwareError('TRUNCATED', `in-place patch: read returned ${prefix.length} of ${n} bytes`);
+  }
+}
+
+/** Parses an in-place patch's header and write order; throws FirmwareError. */
+export function parseInPlaceLayout(patch: Uint8Array): InPlaceLayout {
+  return readInPlaceLayout(patch.length, (o, n) => patch.subarray(o, o + n));
 }
 
 /** A single-slot flash as the in-place applier sees it. */
 export interface InPlaceFlash {
   /** Reads the slot (old bytes for pages not yet committed, new bytes for committed ones). */
   read(offset: number, length: number): Uint8Array;
-  /** Writes and commits one whole page (the last page may be short). */
+  /** Writes and commits one whole page (the last page may be short); `data` is a view valid only during the call. */
   writePage(page: number, data: Uint8Array): void;
 }
 
@@ -464,6 +530,16 @@ export function inPlaceWriteOrder(layout: InPlaceLayout): number[] {
   const out: number[] = [];
   for (const r of layout.runs) for (let i = 0; i < r.count; i++) out.push(r.descending ? r.first + r.count - 1 - i : r.first + i);
   return out;
+}
+
+/** The page an in-place patch writes `k`-th (0-based), or -1 past the last; without a per-page table. */
+export function inPlacePageAt(layout: InPlaceLayout, k: number): number {
+  if (!Number.isInteger(k) || k < 0) return -1;
+  for (const r of layout.runs) {
+    if (k < r.count) return r.descending ? r.first + r.count - 1 - k : r.first + k;
+    k -= r.count;
+  }
+  return -1;
 }
 
 /** Page ranks by run, without a per-page table: rank(q) in O(log runs). */
@@ -498,110 +574,218 @@ class Ranks {
 }
 
 /**
- * Applies an in-place patch over `flash`, after the first `committed` pages in write order (0, or what the
- * journal recorded before a power cut: those pages are replayed from the new bytes in flash, not written), then
- * reads the new image back and checks its SHA-256 (DIGEST_MISMATCH). The old image's digest is the caller's to
- * check before the first run. A patch that reads a page already rewritten is refused (MALFORMED).
+ * The in-place page writer, fed the decoded instruction stream in pieces of any size (both appliers use it): it
+ * assembles each page in one page buffer, replays the committed pages, writes the others through the flash and,
+ * at `end`, reads the new image back and checks its SHA-256.
  */
-export function applyInPlace(flash: InPlaceFlash, patch: Uint8Array, committed = 0): void {
-  const { header, pageSize, runs, streamOffset } = parseInPlaceLayout(patch);
-  const pages = Math.ceil(header.newSize / pageSize);
-  if (!(committed >= 0 && committed <= pages)) throw new RangeError(`in-place patch: ${committed} committed pages of ${pages}`);
-  let stream: Uint8Array;
-  try {
-    // Same bound as applyPatchSync: at most newSize + 1 triples, batches, coded sections and extra bytes.
-    stream = brotliDecompressSync(patch.subarray(streamOffset), { maxOutputLength: (header.newSize + 2) * 48 + 64 });
-  } catch (err) {
-    const m = (err as Error).message;
-    throw new FirmwareError(/unexpected end/i.test(m) ? 'TRUNCATED' : 'MALFORMED', `in-place patch: compressed stream: ${m}`);
+class InPlaceWriter {
+  readonly #flash: InPlaceFlash;
+  readonly #pageSize: number;
+  readonly #pages: number;
+  readonly #runs: readonly InPlaceRun[];
+  readonly #committed: number;
+  readonly #ranks: Ranks;
+  readonly #page: Uint8Array;
+  readonly #core: DecodeCore;
+  /** The current page: its index in the write order, run, index in the run, number, length and fill. */
+  #k = -1;
+  #run = 0;
+  #inRun = 0;
+  #pageNo = 0;
+  #pageLen = 0;
+  #fill = 0;
+
+  constructor(flash: InPlaceFlash, layout: InPlaceLayout, committed: number) {
+    const { header, pageSize, runs } = layout;
+    this.#pages = Math.ceil(header.newSize / pageSize);
+    if (!(Number.isInteger(committed) && committed >= 0 && committed <= this.#pages)) throw new RangeError(`in-place patch: ${committed} committed pages of ${this.#pages}`);
+    this.#flash = flash;
+    this.#pageSize = pageSize;
+    this.#runs = runs;
+    this.#committed = committed;
+    this.#ranks = new Ranks(runs);
+    this.#page = new Uint8Array(Math.min(pageSize, Math.max(1, header.newSize)));
+    this.#core = new DecodeCore(header);
+    this.#nextPage();
   }
-  const ranks = new Ranks(runs);
-  const page = new Uint8Array(pageSize);
-  // the current page: its index in the write order, number, length and fill
-  let k = -1;
-  let run = 0;
-  let inRun = 0;
-  let pageNo = 0;
-  let pageLen = 0;
-  let fill = 0;
-  let rank = 0;
-  const nextPage = (): void => {
-    k++;
-    if (k >= pages) return;
-    if (inRun === runs[run]!.count) {
-      run++;
-      inRun = 0;
+
+  #nextPage(): void {
+    this.#k++;
+    if (this.#k >= this.#pages) return;
+    if (this.#inRun === this.#runs[this.#run]!.count) {
+      this.#run++;
+      this.#inRun = 0;
     }
-    const r = runs[run]!;
-    pageNo = r.descending ? r.first + r.count - 1 - inRun : r.first + inRun;
-    inRun++;
-    pageLen = Math.min(pageSize, header.newSize - pageNo * pageSize);
-    fill = 0;
-    rank = k;
-  };
-  const pageDone = (): void => {
-    if (fill < pageLen) return;
-    if (k >= committed) flash.writePage(pageNo, page.slice(0, pageLen));
-    nextPage();
-  };
-  const checkRead = (o: number, n: number): void => {
-    for (let q = Math.floor(o / pageSize); q * pageSize < o + n && q < pages; q++)
-      if (ranks.rank(q) < rank) throw new FirmwareError('MALFORMED', `in-place patch: page ${pageNo} reads [${o}, ${o + n}), already rewritten`);
-  };
-  nextPage();
-  const core = new DecodeCore(header);
-  let from = 0;
-  while (from < stream.length || core.len > 0) {
-    from += core.take(stream, from);
-    const b = core.next();
-    if (!b) {
-      if (from >= stream.length) break;
-      continue;
+    const r = this.#runs[this.#run]!;
+    this.#pageNo = r.descending ? r.first + r.count - 1 - this.#inRun : r.first + this.#inRun;
+    this.#inRun++;
+    this.#pageLen = Math.min(this.#pageSize, this.#core.header.newSize - this.#pageNo * this.#pageSize);
+    this.#fill = 0;
+  }
+
+  #pageDone(): void {
+    if (this.#fill < this.#pageLen) return;
+    if (this.#k >= this.#committed) this.#flash.writePage(this.#pageNo, this.#page.subarray(0, this.#pageLen));
+    this.#nextPage();
+  }
+
+  #read(o: number, n: number): Uint8Array {
+    const got = this.#flash.read(o, n);
+    if (got.length !== n) throw new FirmwareError('TRUNCATED', `in-place: flash read returned ${got.length} of ${n} bytes`);
+    return got;
+  }
+
+  /** Takes the next decoded bytes of the instruction stream. */
+  feed(d: Uint8Array): void {
+    const core = this.#core;
+    let from = 0;
+    while (from < d.length) {
+      from += core.take(d, from);
+      for (let b = core.next(); b; b = core.next()) {
+        if (b.count > 0) this.#apply(b);
+        core.consume(b);
+      }
     }
+  }
+
+  #apply(b: BatchView): void {
+    const core = this.#core;
+    const page = this.#page;
+    const ps = this.#pageSize;
     let ep = b.extraStart;
     core.begin(b);
     for (let i = 0; i < b.count; i++) {
       let d = core.ctrl[i * 3]!;
       while (d > 0) {
-        const n = Math.min(d, APPLY_PIECE, pageLen - fill);
-        if (k < committed) {
-          const got = flash.read(pageNo * pageSize + fill, n);
-          if (got.length !== n) throw new FirmwareError('TRUNCATED', `in-place: flash read returned ${got.length} of ${n} bytes`);
-          page.set(got, fill);
-          core.replayDiff(page, fill, n);
+        const n = Math.min(d, APPLY_PIECE, this.#pageLen - this.#fill);
+        if (this.#k < this.#committed) {
+          // committed: the flash holds the new bytes; old = new − diff keeps the model in step
+          page.set(this.#read(this.#pageNo * ps + this.#fill, n), this.#fill);
+          core.replayDiff(page, this.#fill, n);
         } else {
-          checkRead(core.oldPos, n);
-          const got = flash.read(core.oldPos, n);
-          if (got.length !== n) throw new FirmwareError('TRUNCATED', `in-place: flash read returned ${got.length} of ${n} bytes`);
-          page.set(got, fill);
-          core.addDiff(page, fill, n);
+          for (let q = Math.floor(core.oldPos / ps); q * ps < core.oldPos + n && q < this.#pages; q++)
+            if (this.#ranks.rank(q) < this.#k) throw new FirmwareError('MALFORMED', `in-place patch: page ${this.#pageNo} reads [${core.oldPos}, ${core.oldPos + n}), already rewritten`);
+          page.set(this.#read(core.oldPos, n), this.#fill);
+          core.addDiff(page, this.#fill, n);
         }
-        fill += n;
+        this.#fill += n;
         d -= n;
         core.oldPos += n;
         core.newPos += n;
-        pageDone();
+        this.#pageDone();
       }
       let e = core.ctrl[i * 3 + 1]!;
       while (e > 0) {
-        const n = Math.min(e, pageLen - fill);
-        if (k >= committed) page.set(core.buf.subarray(ep, ep + n), fill);
-        fill += n;
+        const n = Math.min(e, this.#pageLen - this.#fill);
+        if (this.#k >= this.#committed) page.set(core.buf.subarray(ep, ep + n), this.#fill);
+        this.#fill += n;
         ep += n;
         e -= n;
         core.newPos += n;
-        pageDone();
+        this.#pageDone();
       }
       core.oldPos += core.ctrl[i * 3 + 2]!;
     }
-    core.consume(b);
-    if (core.ended) {
-      if (from < stream.length || core.len > 0) throw new FirmwareError('MALFORMED', 'delta patch: data after the end batch');
-      break;
-    }
   }
-  core.finish(false);
-  const h = createHash('sha256');
-  for (let o = 0; o < header.newSize; o += pageSize) h.update(flash.read(o, Math.min(pageSize, header.newSize - o)));
-  if (!h.digest().equals(header.newSha256)) throw new FirmwareError('DIGEST_MISMATCH', 'in-place patch: new image SHA-256 differs');
+
+  /** The stream ended: checks the end state, then reads the new image back and checks its SHA-256. */
+  end(): void {
+    const { newSize, newSha256 } = this.#core.header;
+    this.#core.finish(false);
+    const h = createHash('sha256');
+    for (let o = 0; o < newSize; o += this.#pageSize) h.update(this.#read(o, Math.min(this.#pageSize, newSize - o)));
+    if (!h.digest().equals(newSha256)) throw new FirmwareError('DIGEST_MISMATCH', 'in-place patch: new image SHA-256 differs');
+  }
+}
+
+/** A Brotli decoder error as the patch error it is. */
+function streamError(err: unknown): FirmwareError {
+  const m = (err as Error).message;
+  const truncated = (err as { code?: string }).code === 'ERR__ERROR_FORMAT_PADDING_1' || /unexpected end/i.test(m);
+  return new FirmwareError(truncated ? 'TRUNCATED' : 'MALFORMED', `in-place patch: compressed stream: ${m}`);
+}
+
+/**
+ * Applies an in-place patch over `flash`, streaming: reads the patch through `patch` PATCH_PIECE bytes at a time,
+ * decodes it with an incremental Brotli decoder into DecodeCore's batch buffer and assembles one page at a time, so
+ * the working set is bounded (batch buffer, diff model, one page, one patch piece, one 8 KiB decoded chunk, the
+ * decoder's 16 KiB window) whatever the image size. Resumes after the first `committed` pages in write order (0, or
+ * what the journal recorded before a power cut: those pages are replayed from the new bytes in flash, not
+ * written), then reads the new image back and checks its SHA-256 (DIGEST_MISMATCH). The old image's digest is the
+ * caller's to check before the first run. A patch that reads a page already rewritten is refused (MALFORMED).
+ * Errors thrown by the flash (a power loss) reach the caller unchanged.
+ */
+export async function applyInPlaceStream(flash: InPlaceFlash, patch: PatchSource, committed = 0): Promise<void> {
+  const layout = await readLayout(patch);
+  const writer = new InPlaceWriter(flash, layout, committed);
+  const dec = createBrotliDecompress({ chunkSize: 8192 });
+  // Set from the decoder's callbacks: the first error, and whether the decoder ended or closed.
+  const st: { failure: { err: unknown } | undefined; closed: boolean } = { failure: undefined, closed: false };
+  // Whoever waits for the decoder: a write's callback, or its end (a decoder error never calls the write back).
+  let wake: (() => void) | undefined;
+  const wakeUp = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const done = new Promise<void>((resolve) => {
+    const fin = (): void => {
+      st.closed = true;
+      resolve();
+      wakeUp();
+    };
+    dec.on('data', (d: Buffer) => {
+      if (st.failure) return;
+      try {
+        writer.feed(d);
+      } catch (err) {
+        st.failure = { err };
+        // not from inside the decoder's output callback
+        process.nextTick(() => dec.destroy());
+      }
+    });
+    dec.on('error', (err) => {
+      st.failure ??= { err: streamError(err) };
+      fin();
+    });
+    dec.on('end', fin);
+    dec.on('close', fin);
+  });
+  try {
+    for (let o = layout.streamOffset; o < patch.size && !st.failure && !st.closed; o += PATCH_PIECE) {
+      const n = Math.min(PATCH_PIECE, patch.size - o);
+      const piece = await patch.read(o, n);
+      if (piece.length !== n) throw new FirmwareError('TRUNCATED', `in-place patch: read returned ${piece.length} of ${n} bytes`);
+      // One piece in the decoder at a time: when the callback runs, its output has been produced.
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        dec.write(piece, wakeUp);
+      });
+    }
+    if (!st.failure && !st.closed) dec.end();
+    await done;
+  } finally {
+    if (!dec.destroyed) dec.destroy();
+  }
+  if (st.failure) throw st.failure.err;
+  writer.end();
+}
+
+/**
+ * Applies an in-place patch held whole in memory, synchronously (for tools and the fuzzer; a device uses
+ * applyInPlaceStream): same checks and resume as applyInPlaceStream. Decoded output is bounded by a limit derived
+ * from the header sizes, so a hostile patch cannot exhaust memory.
+ */
+export function applyInPlace(flash: InPlaceFlash, patch: Uint8Array, committed = 0): void {
+  const layout = parseInPlaceLayout(patch);
+  const writer = new InPlaceWriter(flash, layout, committed);
+  let stream: Uint8Array;
+  try {
+    // Same bound as applyPatchSync: at most newSize + 1 triples, batches, coded sections and extra bytes.
+    stream = brotliDecompressSync(patch.subarray(layout.streamOffset), { maxOutputLength: (layout.header.newSize + 2) * 48 + 64 });
+  } catch (err) {
+    throw streamError(err);
+  }
+  writer.feed(stream);
+  writer.end();
 }

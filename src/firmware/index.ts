@@ -48,7 +48,20 @@ export { PayloadVerifier, verifyManifest, verifyPackage, type VerifyOptions } fr
 export { createPatch, type CreatePatchOptions } from './delta-encode.js';
 export { PatchApplier, applyPatch, applyPatchSync, type PatchTarget } from './delta-apply.js';
 export { parseDeltaHeader, DELTA_MAGIC, DELTA_VERSION, DELTA_HEADER_LENGTH, BATCH_BUFFER, type DeltaHeader } from './delta-format.js';
-export { createInPlacePatch, applyInPlace, parseInPlaceLayout, inPlaceWriteOrder, type InPlaceLayout, type InPlaceRun, type InPlaceFlash } from './delta-inplace.js';
+export {
+  createInPlacePatch,
+  applyInPlace,
+  applyInPlaceStream,
+  parseInPlaceLayout,
+  readInPlaceLayout,
+  inPlaceWriteOrder,
+  inPlacePageAt,
+  PATCH_PIECE,
+  type InPlaceLayout,
+  type InPlaceRun,
+  type InPlaceFlash,
+  type PatchSource,
+} from './delta-inplace.js';
 export {
   checkPackage,
   FirmwareRepository,
