@@ -26,8 +26,8 @@ export interface FirmwareRig {
   layout: Layout;
   /** Stores a package in the repository; returns its id. */
   upload(pkg: Uint8Array): Promise<string>;
-  /** A device running `factory` (a signed package) on a fresh flash, with its PSK registered; not started. */
-  device(endpoint: string, factory: Uint8Array, o?: Partial<DeviceRunnerOptions> & { cut?: boolean }): DeviceRunner & { power: PowerCut };
+  /** A device running `factory` (a signed package) on a fresh flash (`layout`: default the rig's A/B one), with its PSK registered; not started. */
+  device(endpoint: string, factory: Uint8Array, o?: Partial<DeviceRunnerOptions> & { layout?: Layout }): DeviceRunner & { power: PowerCut };
   /** Waits until the campaign is finished, cancelled or paused. */
   settle(id: number, timeoutMs: number): Promise<FirmwareCampaignSummary>;
 }
@@ -67,14 +67,15 @@ export async function startFirmwareRig(t: TestContext, faults: Omit<FaultProxyOp
     async upload(pkg) {
       return (await warden!.firmware.upload(pkg)).package.id;
     },
-    device(endpoint, factory, o = {}) {
+    device(endpoint, factory, { layout: own, ...o } = {}) {
+      const flashLayout = own ?? layout;
       const key = randomBytes(16);
       warden!.security.add({ endpoint, mode: 'psk', pskIdentity: endpoint, pskKey: key });
       const power = new PowerCut();
       const runner = new DeviceRunner({
-        flash: factoryFlash(layout, factory, power),
+        flash: factoryFlash(flashLayout, factory, power),
         power,
-        device: deviceOptions(layout, { trustedKeys: identity.trustedKeys }),
+        device: deviceOptions(flashLayout, { trustedKeys: identity.trustedKeys }),
         client: {
           endpoint,
           serverUri: `coaps://127.0.0.1:${proxy.port}`,
