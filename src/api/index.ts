@@ -1,10 +1,14 @@
-/** The REST API (Fastify): registrations, device operations, events; every route but /healthz needs the API token. */
+/** The REST API (Fastify): registrations, device operations, events; every route but /healthz needs credentials (auth.ts). */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Model } from '../lwm2m/index.js';
 import type { DeviceManagement, Registration } from '../server/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ApiError, toApiError } from './api-error.js';
-import { authHook } from './auth.js';
+import { installAuth } from './auth.js';
+import { LoginLimiter, type LoginLimits } from './login-limiter.js';
+import { sessionRoutes } from './sessions.js';
+import { tokenRoutes } from './tokens.js';
+import { userRoutes } from './users.js';
 import { registerClientRoutes } from './clients.js';
 import { registerEvents } from './events.js';
 import { securityRoutes } from './security.js';
@@ -13,16 +17,24 @@ import { credentialsRoutes, type CredentialsApiOptions } from './credentials.js'
 import { certificatesRoutes, type CertificatesApiOptions } from './certificates.js';
 import { campaignsRoutes, type CampaignHost } from './campaigns.js';
 import { firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
-import type { SecurityStore } from '../store/index.js';
+import type { ApiTokenStore, SecurityStore, SessionStore, UserStore } from '../store/index.js';
+import { AJV_OPTIONS, installSchemas, openApiRoute } from './openapi.js';
+import { countDeviceRequests, Metrics, metricsRoutes } from './metrics.js';
 
 export { ApiError, toApiError } from './api-error.js';
-export { TokenChecker, authHook } from './auth.js';
+export { TokenChecker, authHook, installAuth, registeredRoutes, requiredAccess, principalOf, csrfTokenFor, sessionCookieName, ACCESS_RULES, BUILTIN_USER, type Access, type AuthOptions, type Principal, type RouteEntry } from './auth.js';
+export { LoginLimiter, DEFAULT_LOGIN_LIMITS, type LoginLimits, type LoginRefusal } from './login-limiter.js';
+export { apiTokenToJson } from './tokens.js';
+export { userToJson } from './users.js';
 export { statusName, deviceResponseToJson, linksToJson, type DeviceResponseJson, type LinkJson } from './device-response.js';
 export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson } from './events.js';
 export * from './node-json.js';
 export { registrationToJson, type RegistrationJson } from './registration-json.js';
 export { firmwareApiError, firmwarePackageToJson, firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
 export { campaignRequestFromJson, campaignsRoutes, type CampaignHost } from './campaigns.js';
+export { Metrics, countDeviceRequests, DURATION_BUCKETS, METRICS_CONTENT_TYPE, type CampaignSource } from './metrics.js';
+export { buildOpenApi, describeValidationError, installSchemas, openApiRoute, routeRegistryOf, RouteRegistry, SESSION_COOKIE, type RegisteredRoute } from './openapi.js';
+export { ROUTE_SCHEMAS, COMPONENT_SCHEMAS, type RouteSpec, type JsonSchema } from './schemas.js';
 export { certificateToJson, type CertificateHost, type CertificateJson, type CertificatesApiOptions, type RevokeJson } from './certificates.js';
 
 /** Request bodies above 1 MiB are refused with 413. */
@@ -48,6 +60,23 @@ export interface ApiOptions {
   campaigns?: CampaignHost;
   /** The firmware repository: serves /api/firmware (upload, list, show, remove) when given. */
   firmware?: FirmwareApiOptions;
+  /** Users, console sessions and API tokens: serves /api/login, /api/logout, /api/me, /api/users, /api/tokens when given. */
+  access?: AccessOptions;
+  /** Where /metrics counts go (the CLI shares one with its DTLS servers); default: a new one. */
+  metrics?: Metrics;
+}
+
+/** Users and their credentials; without them only the built-in admin token authenticates. */
+export interface AccessOptions {
+  users: UserStore;
+  sessions: SessionStore;
+  tokens: ApiTokenStore;
+  /** Login throttling (defaults: DEFAULT_LOGIN_LIMITS). */
+  loginLimits?: Partial<LoginLimits>;
+  /** Clock of the login throttle (tests). */
+  now?: () => number;
+  /** Secure, `__Host-` cookies even when the socket is plain HTTP (behind a TLS-terminating proxy). */
+  secureCookies?: boolean;
 }
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -67,7 +96,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   // so the Authorization header can never reach a log line.
   // forceCloseConnections: close() must not wait on event streams or on sockets browsers open
   // speculatively and never use (Node's closeIdleConnections leaves those until headersTimeout).
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true });
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true, ajv: AJV_OPTIONS });
 
   // Queue-mode state: the server's own view when it has one, else what its events said.
   const sleeping = new Set<string>();
@@ -101,7 +130,11 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     }
   });
 
-  app.addHook('onRequest', authHook(opts.apiToken));
+  const access = opts.access;
+  installAuth(app, {
+    apiToken: opts.apiToken,
+    ...(access ? { tokens: access.tokens, sessions: access.sessions, secureCookies: access.secureCookies } : {}),
+  });
   app.addHook('onSend', async (req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
     if (req.url.startsWith('/api')) reply.header('Cache-Control', 'no-store');
@@ -124,8 +157,17 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     return reply.code(500).send({ message: 'internal error' });
   });
 
+  // Before any route: the schema table and the request metrics see every route registered after them.
+  const routes = installSchemas(app);
+  const metrics = opts.metrics ?? new Metrics();
+  metricsRoutes(app, metrics);
+  const untrack = metrics.trackServer(server);
+  app.addHook('onClose', async () => untrack());
+  if (opts.campaigns) metrics.trackCampaigns(opts.campaigns);
+  openApiRoute(app, routes);
+
   app.get('/healthz', async () => ({ status: 'ok' }));
-  registerClientRoutes(app, { server, model, isSleeping });
+  registerClientRoutes(app, { server: countDeviceRequests(server, metrics, 'api'), model, isSleeping });
   registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs, ...(opts.campaigns ? { campaigns: opts.campaigns } : {}) });
   if (opts.security) securityRoutes(app, { security: opts.security });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
@@ -133,5 +175,12 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   if (opts.certificates) certificatesRoutes(app, opts.certificates);
   if (opts.campaigns) campaignsRoutes(app, { campaigns: opts.campaigns });
   if (opts.firmware) firmwareRoutes(app, opts.firmware);
+  if (access) {
+    const accessLog = log.child({ component: 'auth' });
+    const limiter = new LoginLimiter(access.loginLimits, access.now);
+    sessionRoutes(app, { users: access.users, sessions: access.sessions, limiter, logger: accessLog, secureCookies: access.secureCookies });
+    userRoutes(app, { users: access.users, logger: accessLog });
+    tokenRoutes(app, { tokens: access.tokens, logger: accessLog });
+  }
   return app;
 }

@@ -11,6 +11,7 @@ import { registerFirmwareCommands } from './firmware.js';
 import { registerKeysCommands } from './keys.js';
 import { registerSecurityCommands } from './security.js';
 import { registerSimulateCommand } from './simulate.js';
+import { registerUsersCommands } from './users.js';
 import { startWarden } from './warden.js';
 
 function port(value: string): number {
@@ -44,6 +45,7 @@ interface ServerFlags {
   apiPort: number;
   apiHost: string;
   apiToken?: string;
+  apiSecureCookies: boolean;
   models?: string;
   logLevel: string;
   firmwareKey?: string[];
@@ -78,6 +80,7 @@ function serverOptions(cmd: Command): Command {
     .option('--api-port <port>', 'REST API port', port, 8080)
     .option('--api-host <host>', 'REST API listen address', '127.0.0.1')
     .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else generated into the data directory)')
+    .option('--api-secure-cookies', 'mark console session cookies Secure (__Host-) though the API speaks plain HTTP: a TLS proxy is in front', false)
     .option('--models <dir>', 'folder of extra LwM2M object definitions (DDF XML)')
     .option('--firmware-key <file>', 'trusted firmware signing public key (PEM or DER); repeat for several; DATA/firmware-keys/*.pem are added', collect)
     .option('--firmware-http-port <port>', 'HTTP(S) port devices download firmware packages from (on --coap-host)', port, 8081)
@@ -113,7 +116,7 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
     bootstrapsPort: flags.bootstrap ? flags.bootstrapsPort : undefined,
     dmServerUri: flags.dmUri,
     coapHost: flags.coapHost, apiPort: flags.apiPort,
-    apiHost: flags.apiHost, apiToken: flags.apiToken, modelsDir: flags.models, logger,
+    apiHost: flags.apiHost, apiToken: flags.apiToken, apiSecureCookies: flags.apiSecureCookies, modelsDir: flags.models, logger,
     firmware: {
       trustedKeyFiles: flags.firmwareKey,
       httpPort: flags.firmwareHttp ? flags.firmwareHttpPort : undefined,
@@ -215,6 +218,7 @@ registerCredentialsCommands(program);
 registerSimulateCommand(program);
 registerFirmwareCommands(program);
 registerCampaignCommands(program);
+registerUsersCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`warden: ${err instanceof Error ? err.message : String(err)}`);

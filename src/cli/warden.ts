@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createApi } from '../api/index.js';
+import { countDeviceRequests, createApi, Metrics } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
 import { FirmwareCampaignManager, lwm2mCampaignDriver, type CampaignPackages, FirmwareHttpServer, FirmwareRepository, firmwareCoapRoute, packageSchemes, packageUri, type PackageScheme, type PackageUriConfig } from '../firmware/index.js';
 import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
@@ -15,7 +15,7 @@ import { isIP } from 'node:net';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
 import { estHandler, Lwm2mServer, type Registration } from '../server/index.js';
-import { AuditLog, DtlsSessionStore, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
+import { ApiTokenStore, AuditLog, DtlsSessionStore, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
 import { FACTORY_MASTER_LABEL, openKeyStore, type KeysCliIo } from './keys.js';
@@ -39,6 +39,8 @@ export interface WardenOptions {
   apiPort: number;
   apiHost: string;
   apiToken?: string;
+  /** Session cookies Secure and `__Host-` named although the API listens on plain HTTP (a TLS proxy in front). */
+  apiSecureCookies?: boolean;
   modelsDir?: string;
   logger: Logger;
   /** Transmission parameters of the LwM2M server's CoAP endpoints (RFC 7252 §4.8; tests over lossy links). */
@@ -95,6 +97,8 @@ export interface Warden {
   firmware: FirmwareRepository;
   /** Bound port of the HTTP(S) download listener, if one runs. */
   firmwareHttpPort?: number;
+  /** What /metrics serves (registrations, API and device requests, DTLS handshakes, campaigns). */
+  metrics: Metrics;
   /** The URI devices pull a stored package from over `scheme` (throws for a scheme not served). */
   packageUri(id: string, scheme: PackageScheme): string;
   close(): Promise<void>;
@@ -102,6 +106,7 @@ export interface Warden {
 
 export async function startWarden(o: WardenOptions): Promise<Warden> {
   const model = new ModelRegistry();
+  const metrics = new Metrics();
   if (o.modelsDir) {
     const { loaded, errors } = model.loadDirectory(o.modelsDir);
     o.logger.info({ dir: o.modelsDir, loaded }, 'object models loaded');
@@ -122,7 +127,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   let server: Lwm2mServer | undefined;
   if (o.coapsPort !== undefined) {
     dtlsKey = serverKey(o, store, box);
-    dtls = await startDtls(o, dtlsKey, store, security, ca, (from, to) => server?.peerMoved(from, to, true));
+    dtls = await startDtls(o, dtlsKey, store, security, ca, (from, to) => server?.peerMoved(from, to, true), metrics);
     const { sessions: saved, unreadable } = sessions.take();
     const restored = dtls.importSessions(saved);
     if (saved.length || unreadable) o.logger.info({ restored, unreadable }, 'DTLS sessions restored');
@@ -172,7 +177,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     httpPort: firmwareHttp && !firmwareHttp.secure ? firmwareHttp.port : undefined,
     httpsPort: firmwareHttp?.secure ? firmwareHttp.port : undefined,
   };
-  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit, ca, dtls && spkiOf(dtlsKey!));
+  const boot = await startBootstrap(o, store, box, security, model, dtls?.address().port, audit, ca, dtls && spkiOf(dtlsKey!), metrics);
   const closeOpenedBy = (certs: readonly IssuedCertificate[]) => (dtls && certs.length ? dtls.closeWhere(openedBy(certs)) : { associations: 0, sessions: 0 });
   // Device groups are the bootstrap server's groups (explicit endpoints, or an endpoint prefix over known devices).
   const resolveGroup = (name: string): string[] | undefined => {
@@ -219,14 +224,18 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
         return data;
       },
     },
-    driver: lwm2mCampaignDriver(server, o.campaignDriver ?? {}),
+    driver: lwm2mCampaignDriver(countDeviceRequests(server, metrics, 'campaign'), o.campaignDriver ?? {}),
     resolveGroup,
   });
   const resumedCampaigns = campaigns.resume();
   if (resumedCampaigns.length) o.logger.info({ campaigns: resumedCampaigns }, 'firmware campaigns resumed');
   const { token, origin } = resolveApiToken(o.dataDir, o.apiToken);
+  const sessionStore = new SessionStore(store);
+  const pruned = sessionStore.prune();
+  if (pruned) o.logger.info({ sessions: pruned }, 'expired console sessions removed');
   const api = await createApi({
-    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns,
+    access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
+    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
     firmware: {
       repository: firmware,
       uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),
@@ -268,6 +277,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     campaigns,
     firmware,
     firmwareHttpPort: firmwareHttp?.port,
+    metrics,
     packageUri: (id, scheme) => packageUri(uriConfig, id, scheme),
     async close() {
       await api.close();
@@ -365,6 +375,7 @@ async function startDtls(
   security: SecurityStore,
   ca: CertificateAuthority,
   onPeerMoved: (from: PeerAddress, to: PeerAddress) => void,
+  metrics: Metrics,
 ): Promise<DtlsServer> {
   const files = o.dtls ?? {};
   const trustAnchors = [ca.caCertificate(), ...(files.caFile ? readDerObjects(files.caFile, 'CERTIFICATE') : [])];
@@ -383,9 +394,15 @@ async function startDtls(
       ? [...DEFAULT_SERVER_SUITES, CipherSuite.TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256, CipherSuite.TLS_PSK_WITH_AES_128_CBC_SHA256]
       : undefined,
     logger: o.logger.child({ layer: 'dtls' }),
-    onHandshake: o.onDtlsHandshake,
+    onHandshake: (e) => {
+      metrics.dtlsHandshake('dm', e);
+      o.onDtlsHandshake?.(e);
+    },
     onPeerMoved,
-    onHandshakeFailure: (e) => o.logger.info({ peer: `${e.peer.address}:${e.peer.port}`, alert: e.alert?.message }, 'DTLS handshake failed'),
+    onHandshakeFailure: (e) => {
+      metrics.dtlsHandshakeFailed('dm', e);
+      o.logger.info({ peer: `${e.peer.address}:${e.peer.port}`, alert: e.alert?.message }, 'DTLS handshake failed');
+    },
   });
 }
 
@@ -433,6 +450,7 @@ async function startBootstrap(
   audit: AuditLog,
   ca: CertificateAuthority,
   dmServerPublicKey: Uint8Array | undefined,
+  metrics: Metrics,
 ): Promise<{ server: BootstrapServer; port?: number; securePort?: number; keyStore?: KeyStore } | undefined> {
   if (o.bootstrapPort === undefined && o.bootstrapsPort === undefined) return undefined;
   const factory = await factoryKeys(o);
@@ -441,6 +459,8 @@ async function startBootstrap(
     ? await DtlsServer.bind(o.bootstrapsPort, o.coapHost, {
         pskLookup: bootstrapPskLookup({ factoryKeys: factory?.keys }),
         logger: o.logger.child({ layer: 'bootstrap-dtls' }),
+        onHandshake: (e) => metrics.dtlsHandshake('bootstrap', e),
+        onHandshakeFailure: (e) => metrics.dtlsHandshakeFailed('bootstrap', e),
       })
     : undefined;
   // Security mode 4: a device enrolls over its bootstrap session, for its own endpoint, when its configuration says so.

@@ -133,6 +133,32 @@ CREATE TABLE IF NOT EXISTS firmware_package (
   notes TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS firmware_package_target ON firmware_package(vendor, class, sequence);
+CREATE TABLE IF NOT EXISTS api_user (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_session (
+  id_hash BLOB PRIMARY KEY,
+  username TEXT NOT NULL REFERENCES api_user(name) ON DELETE CASCADE ON UPDATE CASCADE,
+  created_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS api_session_user ON api_session(username);
+CREATE TABLE IF NOT EXISTS api_token (
+  id TEXT PRIMARY KEY,
+  token_hash BLOB NOT NULL UNIQUE,
+  username TEXT NOT NULL REFERENCES api_user(name) ON DELETE CASCADE ON UPDATE CASCADE,
+  scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+  name TEXT,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  last_used INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS api_token_user ON api_token(username);
 `;
 
 /** Opens (and creates) the database; `:memory:` works for tests. */
