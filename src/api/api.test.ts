@@ -90,6 +90,9 @@ test('GET /api/clients pages, searches and reports X-Total-Count; security heade
       r.body.map((x: { endpoint: string }) => x.endpoint),
       ['dev2'],
     );
+    for (let i = 0; i < 150; i++) fake.add(fakeRegistration(`bulk-${i}`));
+    r = await call(app, { method: 'GET', url: '/api/clients?search=bulk&limit=10' });
+    assert.equal(r.headers['x-total-count'], '150', 'the total counts every match, not one page');
     r = await call(app, { method: 'GET', url: '/api/clients?limit=-1' });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /limit/);

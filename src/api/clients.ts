@@ -70,7 +70,7 @@ export function registerClientRoutes(app: FastifyInstance, opts: ClientRoutesOpt
     const limit = Math.min(intParam(req.query, 'limit', DEFAULT_PAGE_LIMIT), MAX_PAGE_LIMIT);
     const search = param(req.query, 'search') || undefined;
     const page = server.listRegistrations({ offset, limit, search });
-    const total = search === undefined ? server.registrationCount() : server.listRegistrations({ search }).length;
+    const total = server.registrationCount(search);
     reply.header('X-Total-Count', String(total));
     return page.map((r) => registrationToJson(r, isSleeping(r.endpoint)));
   });

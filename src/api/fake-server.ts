@@ -24,15 +24,15 @@ export class FakeServer extends EventEmitter implements DeviceManagement {
     this.registrations.set(reg.endpoint, reg);
   }
 
-  registrationCount(): number {
-    return this.registrations.size;
+  registrationCount(search?: string): number {
+    return [...this.registrations.keys()].filter((ep) => !search || ep.includes(search)).length;
   }
   listRegistrations(opts: { offset?: number; limit?: number; search?: string } = {}): Registration[] {
     const all = [...this.registrations.values()]
       .filter((r) => opts.search === undefined || r.endpoint.includes(opts.search))
       .sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1));
     const offset = opts.offset ?? 0;
-    return all.slice(offset, offset + (opts.limit ?? all.length));
+    return all.slice(offset, offset + (opts.limit ?? 100));
   }
   getRegistration(endpoint: string): Registration | undefined {
     return this.registrations.get(endpoint);

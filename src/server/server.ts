@@ -368,8 +368,11 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
 
   // ---- Registrations -----------------------------------------------------------------------
 
-  registrationCount(): number {
-    return this.byEndpoint.size;
+  registrationCount(search?: string): number {
+    if (!search) return this.byEndpoint.size;
+    let n = 0;
+    for (const ep of this.byEndpoint.keys()) if (ep.includes(search)) n++;
+    return n;
   }
 
   listRegistrations(opts: { offset?: number; limit?: number; search?: string } = {}): Registration[] {

@@ -92,7 +92,8 @@ export type ServerErrorCode = 'NOT_REGISTERED' | 'TIMEOUT' | 'INVALID_REQUEST' |
  * 'awake' (reg), 'sleeping' (reg), 'notification' (Notification), 'send' (SendData).
  */
 export interface DeviceManagement extends EventEmitter {
-  registrationCount(): number;
+  /** Registered devices; with `search`, those whose endpoint name contains it. */
+  registrationCount(search?: string): number;
   /** Registrations sorted by endpoint, a page at a time. */
   listRegistrations(opts?: { offset?: number; limit?: number; search?: string }): Registration[];
   getRegistration(endpoint: string): Registration | undefined;
