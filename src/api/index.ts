@@ -20,6 +20,7 @@ import { firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
 import type { ApiTokenStore, SecurityStore, SessionStore, UserStore } from '../store/index.js';
 import { AJV_OPTIONS, installSchemas, openApiRoute } from './openapi.js';
 import { countDeviceRequests, Metrics, metricsRoutes } from './metrics.js';
+import { CONSOLE_PUBLIC_ROUTES, consoleRoutes, hasConsole } from './static.js';
 
 export { ApiError, toApiError } from './api-error.js';
 export { TokenChecker, authHook, installAuth, registeredRoutes, requiredAccess, principalOf, csrfTokenFor, sessionCookieName, ACCESS_RULES, BUILTIN_USER, type Access, type AuthOptions, type Principal, type RouteEntry } from './auth.js';
@@ -35,6 +36,7 @@ export { campaignRequestFromJson, campaignsRoutes, type CampaignHost } from './c
 export { Metrics, countDeviceRequests, DURATION_BUCKETS, METRICS_CONTENT_TYPE, type CampaignSource } from './metrics.js';
 export { buildOpenApi, describeValidationError, installSchemas, openApiRoute, routeRegistryOf, RouteRegistry, SESSION_COOKIE, type RegisteredRoute } from './openapi.js';
 export { ROUTE_SCHEMAS, COMPONENT_SCHEMAS, type RouteSpec, type JsonSchema } from './schemas.js';
+export { CONSOLE_CSP, CONSOLE_PUBLIC_ROUTES, consoleRoutes, defaultWebRoot, hasConsole } from './static.js';
 export { certificateToJson, type CertificateHost, type CertificateJson, type CertificatesApiOptions, type RevokeJson } from './certificates.js';
 
 /** Request bodies above 1 MiB are refused with 413. */
@@ -64,6 +66,8 @@ export interface ApiOptions {
   access?: AccessOptions;
   /** Where /metrics counts go (the CLI shares one with its DTLS servers); default: a new one. */
   metrics?: Metrics;
+  /** The built web console (a directory with index.html and assets/): served at / and /assets/* (public) when given. */
+  webRoot?: string;
 }
 
 /** Users and their credentials; without them only the built-in admin token authenticates. */
@@ -131,7 +135,10 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
 
   const access = opts.access;
+  const webRoot = opts.webRoot !== undefined && hasConsole(opts.webRoot) ? opts.webRoot : undefined;
+  if (opts.webRoot !== undefined && webRoot === undefined) log.warn({ dir: opts.webRoot }, 'web console not built (no index.html): run npm run build');
   installAuth(app, {
+    ...(webRoot !== undefined ? { publicRoutes: CONSOLE_PUBLIC_ROUTES } : {}),
     apiToken: opts.apiToken,
     ...(access ? { tokens: access.tokens, sessions: access.sessions, secureCookies: access.secureCookies } : {}),
   });
@@ -167,6 +174,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   openApiRoute(app, routes);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  if (webRoot !== undefined) consoleRoutes(app, { root: webRoot });
   registerClientRoutes(app, { server: countDeviceRequests(server, metrics, 'api'), model, isSleeping });
   registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs, ...(opts.campaigns ? { campaigns: opts.campaigns } : {}) });
   if (opts.security) securityRoutes(app, { security: opts.security });

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { countDeviceRequests, createApi, Metrics } from '../api/index.js';
+import { countDeviceRequests, createApi, defaultWebRoot, Metrics } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
 import { FirmwareCampaignManager, lwm2mCampaignDriver, type CampaignPackages, FirmwareHttpServer, FirmwareRepository, firmwareCoapRoute, packageSchemes, packageUri, type PackageScheme, type PackageUriConfig } from '../firmware/index.js';
 import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
@@ -49,6 +49,8 @@ export interface WardenOptions {
   firmware?: FirmwareServeOptions;
   /** Packages firmware campaigns roll out (the firmware repository); without it no campaign can be created. */
   campaignPackages?: CampaignPackages;
+  /** The built web console served at / (default: dist/web beside the compiled server; none if not built). */
+  webRoot?: string;
   /** Options of the campaign driver (tests: short polls). */
   campaignDriver?: { requestTimeout?: number; queueTimeout?: number; pollInterval?: number };
 }
@@ -235,6 +237,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   if (pruned) o.logger.info({ sessions: pruned }, 'expired console sessions removed');
   const api = await createApi({
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
+    webRoot: o.webRoot ?? defaultWebRoot(),
     server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
     firmware: {
       repository: firmware,

@@ -1,0 +1,70 @@
+/** The console's entry: who is signed in (GET /api/me), the header, and the hash routes #/devices and #/devices/<ep>. */
+import { call, onUnauthorized, setCsrfToken, type Session } from './api.js';
+import { renderDevice } from './device.js';
+import { renderDevices } from './devices.js';
+import { h, replace } from './dom.js';
+import { renderLogin } from './login.js';
+
+const app = document.getElementById('app')!;
+const bar = document.getElementById('bar')!;
+let session: Session | undefined;
+let cleanup: (() => void) | undefined;
+
+function signedIn(s: Session): void {
+  session = s;
+  setCsrfToken(s.csrfToken);
+  if (!location.hash.startsWith('#/devices')) location.hash = '#/devices';
+  route();
+}
+
+function signedOut(notice?: string): void {
+  session = undefined;
+  setCsrfToken(undefined);
+  cleanup?.();
+  cleanup = undefined;
+  replace(bar, h('span', { class: 'brand' }, 'Warden'));
+  renderLogin(app, signedIn, notice);
+}
+
+function header(s: Session): void {
+  const out = h('button', { id: 'sign-out', type: 'button' }, 'Sign out');
+  out.addEventListener('click', () => {
+    out.disabled = true;
+    call('POST', '/api/logout')
+      .catch(() => {})
+      .finally(() => signedOut('Signed out.'));
+  });
+  replace(bar,
+    h('a', { class: 'brand', href: '#/devices' }, 'Warden'),
+    h('nav', {}, h('a', { href: '#/devices' }, 'Devices')),
+    h('span', { id: 'whoami', class: 'muted' }, `${s.username} (${s.role})`),
+    out,
+  );
+}
+
+function route(): void {
+  if (session === undefined) return signedOut();
+  cleanup?.();
+  cleanup = undefined;
+  header(session);
+  const hash = location.hash.replace(/^#/, '');
+  const [path = '', query = ''] = hash.split('?');
+  const m = /^\/devices\/(.+)$/.exec(path);
+  if (m !== null) {
+    cleanup = renderDevice(app, decodeURIComponent(m[1]!));
+    return;
+  }
+  const q = new URLSearchParams(query);
+  cleanup = renderDevices(app, { search: q.get('search') ?? '', offset: Math.max(0, Number(q.get('offset')) || 0) });
+}
+
+onUnauthorized(() => {
+  if (session !== undefined) signedOut('Your session ended. Sign in again.');
+});
+window.addEventListener('hashchange', () => {
+  if (session !== undefined) route();
+});
+
+call<Session>('GET', '/api/me')
+  .then(({ data }) => signedIn(data))
+  .catch(() => signedOut());
