@@ -150,6 +150,7 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
   }
   if (devices > 0) {
     logger.info({ devices, api: `${warden.apiUrl}/api/clients` }, 'simulated devices registered; try: curl -H "Authorization: Bearer $TOKEN" ' + `${warden.apiUrl}/api/clients`);
+    logger.info({ console: `${warden.apiUrl}/` }, `web console: ${warden.apiUrl}/ (sign in as a user made with: npx warden users add NAME --role admin --data ${flags.data})`);
   }
   onSignals(async () => {
     await Promise.all(clients.map((c) => c.stop()));
