@@ -14,7 +14,7 @@ const URI = 'coap://127.0.0.1/fw/2';
 
 /** Lets Object 5's background step run until `done` holds (bounded, no timing assertion). */
 async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => (i < 100 ? setImmediate(r) : setTimeout(r, 5)));
   assert.ok(done(), 'Object 5 step did not finish');
 }
 

@@ -34,17 +34,21 @@ export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
 }
 
-/** One JSON call; resolves with the parsed body and the headers, throws HttpError for a non-2xx answer. */
+/**
+ * One JSON call; resolves with the parsed body and the headers, throws HttpError for a non-2xx answer. A Blob body
+ * (a file) is sent as it is, as application/octet-stream.
+ */
 export async function call<T>(method: string, url: string, body?: unknown): Promise<{ data: T; headers: Headers }> {
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['content-type'] = raw ? 'application/octet-stream' : 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken !== undefined) headers['x-csrf-token'] = csrfToken;
   const res = await fetch(url, {
     method,
     headers,
     credentials: 'same-origin',
     cache: 'no-store',
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    ...(body !== undefined ? { body: raw ? body : JSON.stringify(body) } : {}),
   });
   const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
   const data: unknown = isJson ? await res.json().catch(() => undefined) : undefined;

@@ -1,8 +1,12 @@
-/** The console's entry: who is signed in (GET /api/me), the header, and the hash routes #/devices and #/devices/<ep>. */
+/**
+ * The console's entry: who is signed in (GET /api/me), the header, and the hash routes #/devices, #/devices/<ep>,
+ * #/firmware and #/firmware/campaigns/<id>.
+ */
 import { call, onUnauthorized, setCsrfToken, type Session } from './api.js';
 import { renderDevice } from './device.js';
 import { renderDevices } from './devices.js';
 import { h, replace } from './dom.js';
+import { renderCampaign, renderFirmware } from './firmware.js';
 import { renderLogin } from './login.js';
 
 const app = document.getElementById('app')!;
@@ -13,7 +17,7 @@ let cleanup: (() => void) | undefined;
 function signedIn(s: Session): void {
   session = s;
   setCsrfToken(s.csrfToken);
-  if (!location.hash.startsWith('#/devices')) location.hash = '#/devices';
+  if (!location.hash.startsWith('#/devices') && !location.hash.startsWith('#/firmware')) location.hash = '#/devices';
   route();
 }
 
@@ -36,7 +40,7 @@ function header(s: Session): void {
   });
   replace(bar,
     h('a', { class: 'brand', href: '#/devices' }, 'Warden'),
-    h('nav', {}, h('a', { href: '#/devices' }, 'Devices')),
+    h('nav', {}, h('a', { href: '#/devices', id: 'nav-devices' }, 'Devices'), ' ', h('a', { href: '#/firmware', id: 'nav-firmware' }, 'Firmware')),
     h('span', { id: 'whoami', class: 'muted' }, `${s.username} (${s.role})`),
     out,
   );
@@ -49,6 +53,15 @@ function route(): void {
   header(session);
   const hash = location.hash.replace(/^#/, '');
   const [path = '', query = ''] = hash.split('?');
+  const c = /^\/firmware\/campaigns\/(\d+)$/.exec(path);
+  if (c !== null) {
+    cleanup = renderCampaign(app, Number(c[1]));
+    return;
+  }
+  if (path === '/firmware') {
+    cleanup = renderFirmware(app);
+    return;
+  }
   const m = /^\/devices\/(.+)$/.exec(path);
   if (m !== null) {
     cleanup = renderDevice(app, decodeURIComponent(m[1]!));

@@ -48,7 +48,7 @@ class ScriptedUpdater implements FirmwareUpdater {
 }
 
 
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 40));
 const uri = (value: string): ResourceNode => ({ kind: 'singleResource', id: 1, value: { type: 'string', value } });
 const pkg = (bytes: number): ResourceNode => ({ kind: 'singleResource', id: 0, value: { type: 'opaque', value: new Uint8Array(bytes) } });
 

@@ -42,6 +42,9 @@ export interface FirmwareOptions {
 
 const DOWNLOAD_FAILURES: readonly number[] = [2, 3, 4, 5, 6, 7, 9];
 
+/** Ms between an install that needs a restart and the restart: time for the Execute's response to leave. */
+const REBOOT_AFTER_MS = 20;
+
 /** The Object 5 status a device starts with, from what its updater kept across the reboot. */
 function restoredStatus(restored: FirmwareRestored | undefined): FirmwareStatus {
   switch (restored?.kind) {
@@ -168,9 +171,11 @@ export class FirmwareInstance extends BaseInstance {
         if (!info) throw new FirmwareFailure(UpdateResult.IntegrityCheckFailure, 'no package stored');
         const outcome = await this.updater.install(info, ctx);
         if (ctx.signal.aborted) return;
-        // A reboot finishes the install; the next run's restore() reports how it ended.
+        // A reboot finishes the install; the next run's restore() reports how it ended. The device answers the
+        // Execute first (as a real one does before it resets): a reboot in the same turn would drop the response.
         if (outcome.kind === 'reboot') {
-          this.onReboot?.();
+          await ctx.delay(REBOOT_AFTER_MS);
+          if (!ctx.signal.aborted) this.onReboot?.();
           return;
         }
         this.apply({ type: 'update-ok' });

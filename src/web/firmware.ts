@@ -1,0 +1,444 @@
+/**
+ * The firmware pages: packages (GET/POST/DELETE /api/firmware; upload as application/octet-stream), campaigns
+ * (GET/POST /api/campaigns, start/pause/resume/cancel), and one campaign's progress chart and device table, kept live
+ * by CAMPAIGN (summary) and FIRMWARE (one device moved) events.
+ */
+import { call } from './api.js';
+import { h, replace } from './dom.js';
+import { subscribe } from './events.js';
+
+/** A stored package (src/api/firmware.ts), the fields shown. */
+export interface PackageJson {
+  id: string;
+  name?: string;
+  vendor: string;
+  class: string;
+  version: string;
+  kind: 'image' | 'delta';
+  packageSize: number;
+  uploadedAt: string;
+}
+
+/** Device states of a campaign, in the order of the chart (src/firmware/campaign.ts DEVICE_FIRMWARE_STATES). */
+export const DEVICE_STATES = ['queued', 'delivering', 'downloading', 'downloaded', 'updating', 'verifying', 'succeeded', 'failed', 'cancelled'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
+/** A campaign summary (src/firmware/campaign.ts FirmwareCampaignSummary), the fields shown. */
+export interface CampaignJson {
+  id: number;
+  packageId: string;
+  packageVersion: string;
+  target: { group?: string; filter?: { endpoint?: string; version?: string } };
+  settings: { canary: number; waves: number[]; maxConcurrent: number; delivery: string; scheme: string };
+  state: 'created' | 'running' | 'paused' | 'finished' | 'cancelled';
+  currentWave: number;
+  waveSizes: number[];
+  pauseReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+  total: number;
+  counts: Record<DeviceState, number>;
+}
+
+/** One device of a campaign (CampaignDeviceStatus; FIRMWARE event data adds campaignId). */
+export interface CampaignDeviceJson {
+  campaignId?: number;
+  endpoint: string;
+  wave: number;
+  state: DeviceState;
+  attempts: number;
+  updateResult: number | null;
+  lastError: string | null;
+  updatedAt: number;
+}
+
+/** A byte count as text (B, KiB, MiB). */
+export function sizeText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** A share (0..1) as a percentage text. */
+function pct(v: number): string {
+  return `${Math.round(v * 1000) / 10}%`;
+}
+
+function targetText(t: CampaignJson['target']): string {
+  if (t.group !== undefined) return `group ${t.group}`;
+  const f = t.filter ?? {};
+  return [f.endpoint !== undefined ? `endpoint ${f.endpoint}` : '', f.version !== undefined ? `version ${f.version}` : ''].filter((s) => s !== '').join(', ') || 'all';
+}
+
+/** Counts of each state over `devices`. */
+export function countStates(devices: Iterable<{ state: DeviceState }>): Record<DeviceState, number> {
+  const counts = Object.fromEntries(DEVICE_STATES.map((s) => [s, 0])) as Record<DeviceState, number>;
+  for (const d of devices) counts[d.state] = (counts[d.state] ?? 0) + 1;
+  return counts;
+}
+
+function actions(c: CampaignJson, after: (c: CampaignJson) => void, error: HTMLElement): HTMLElement {
+  const allowed: Record<string, CampaignJson['state'][]> = { start: ['created'], pause: ['running'], resume: ['paused'], cancel: ['created', 'running', 'paused'] };
+  const row = h('span', { class: 'row campaign-actions' });
+  for (const [action, states] of Object.entries(allowed)) {
+    if (!states.includes(c.state)) continue;
+    const b = h('button', { type: 'button', class: 'small', 'data-action': action, 'data-campaign': c.id }, action[0]!.toUpperCase() + action.slice(1));
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      call<CampaignJson>('POST', `/api/campaigns/${c.id}/${action}`)
+        .then(({ data }) => {
+          error.textContent = '';
+          after(data);
+        })
+        .catch((err: Error) => {
+          error.textContent = err.message;
+          b.disabled = false;
+        });
+    });
+    row.appendChild(b);
+  }
+  return row;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+/** A stacked bar of device states (SVG, widths as attributes: the CSP allows no inline style) and its legend. */
+function chart(counts: Record<DeviceState, number>, total: number): HTMLElement {
+  const bar = svg('svg', { class: 'progress-chart', viewBox: '0 0 1000 24', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'device states' });
+  bar.appendChild(svg('rect', { x: 0, y: 0, width: 1000, height: 24, class: 'st-empty' }));
+  let x = 0;
+  for (const s of DEVICE_STATES) {
+    const n = counts[s] ?? 0;
+    if (n === 0 || total === 0) continue;
+    const w = (n / total) * 1000;
+    const r = svg('rect', { x, y: 0, width: w, height: 24, class: `st-${s}`, 'data-state': s });
+    const title = document.createElementNS(SVG, 'title');
+    title.textContent = `${s}: ${n}`;
+    r.appendChild(title);
+    bar.appendChild(r);
+    x += w;
+  }
+  const legend = h('ul', { class: 'legend', id: 'campaign-counts' },
+    ...DEVICE_STATES.filter((s) => (counts[s] ?? 0) > 0 || s === 'succeeded' || s === 'failed').map((s) =>
+      h('li', { 'data-state': s }, h('span', { class: `swatch st-${s}` }), `${s} `, h('b', { 'data-count': s }, counts[s] ?? 0)),
+    ),
+  );
+  const done = (counts.succeeded ?? 0) + (counts.failed ?? 0) + (counts.cancelled ?? 0);
+  return h('div', { class: 'chart' }, bar, h('div', { class: 'row' }, legend, h('span', { class: 'muted', id: 'campaign-done' }, `${done} of ${total} done`)));
+}
+
+/** The firmware page: packages, upload, campaigns and the create form. Returns the clean-up (closes the stream). */
+export function renderFirmware(root: HTMLElement): () => void {
+  let alive = true;
+  const pkgRows = h('tbody', { id: 'package-rows' });
+  const campRows = h('tbody', { id: 'campaign-rows' });
+  const error = h('p', { class: 'error', role: 'alert', id: 'firmware-error' });
+  const file = h('input', { id: 'fw-file', type: 'file', 'aria-label': 'Package file' });
+  const fwName = h('input', { id: 'fw-name', placeholder: 'Name (optional)', maxlength: 200 });
+  const uploadBtn = h('button', { id: 'fw-upload', type: 'button' }, 'Upload');
+  const uploadMsg = h('span', { id: 'fw-upload-result', class: 'muted' });
+  const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
+
+  const pkgSelect = h('select', { id: 'cmp-package', required: true, 'aria-label': 'Package' });
+  const endpoint = h('input', { id: 'cmp-endpoint', value: '*', required: true, 'aria-label': 'Target endpoint glob' });
+  const canary = h('input', { id: 'cmp-canary', type: 'number', min: 0, max: 100, step: 'any', value: 5 });
+  const waves = h('input', { id: 'cmp-waves', value: '25,50,100', 'aria-label': 'Waves (cumulative %)' });
+  const maxConc = h('input', { id: 'cmp-max', type: 'number', min: 1, value: 50 });
+  const delivery = h('select', { id: 'cmp-delivery' }, h('option', { value: 'pull' }, 'pull'), h('option', { value: 'push' }, 'push'));
+  const scheme = h('select', { id: 'cmp-scheme' }, ...['coap', 'coaps', 'http', 'https'].map((s) => h('option', { value: s }, s)));
+  const createBtn = h('button', { id: 'cmp-create', type: 'submit' }, 'Create campaign');
+  const form = h('form', { id: 'campaign-form', class: 'row' },
+    h('label', {}, 'Package', pkgSelect),
+    h('label', {}, 'Endpoint glob', endpoint),
+    h('label', {}, 'Canary %', canary),
+    h('label', {}, 'Waves %', waves),
+    h('label', {}, 'Max concurrent', maxConc),
+    h('label', {}, 'Delivery', delivery),
+    h('label', {}, 'Scheme', scheme),
+    createBtn,
+  );
+  delivery.addEventListener('change', () => {
+    scheme.disabled = delivery.value === 'push';
+  });
+
+  const loadPackages = async (): Promise<void> => {
+    const { data } = await call<PackageJson[]>('GET', '/api/firmware');
+    if (!alive) return;
+    replace(pkgRows, ...data.map((p) => packageRow(p, () => void refresh())));
+    if (data.length === 0) replace(pkgRows, h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No package uploaded.')));
+    const selected = pkgSelect.value;
+    replace(pkgSelect, ...data.map((p) => h('option', { value: p.id }, `${p.name ? `${p.name} ` : ''}${p.version} (${p.kind}, ${p.id.slice(0, 8)})`)));
+    if (data.some((p) => p.id === selected)) pkgSelect.value = selected;
+    createBtn.disabled = data.length === 0;
+  };
+  const loadCampaigns = async (): Promise<void> => {
+    const { data } = await call<CampaignJson[]>('GET', '/api/campaigns');
+    if (!alive) return;
+    replace(campRows, ...data.map((c) => campaignRow(c)));
+    if (data.length === 0) replace(campRows, h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No campaign yet.')));
+  };
+  const campaignRow = (c: CampaignJson): HTMLTableRowElement =>
+    h('tr', { 'data-campaign': c.id },
+      h('td', {}, h('a', { href: `#/firmware/campaigns/${c.id}`, class: 'campaign-link' }, `#${c.id}`)),
+      h('td', {}, c.packageVersion),
+      h('td', {}, targetText(c.target)),
+      h('td', { class: 'campaign-state' }, c.state + (c.pauseReason ? ` (${c.pauseReason})` : '')),
+      h('td', {}, `${c.counts.succeeded ?? 0} ✓ / ${c.counts.failed ?? 0} ✗ of ${c.total}`),
+      h('td', {}, new Date(c.createdAt).toLocaleString()),
+      h('td', {}, actions(c, () => void loadCampaigns(), error)),
+    );
+  const refresh = async (): Promise<void> => {
+    try {
+      await Promise.all([loadPackages(), loadCampaigns()]);
+      if (alive) error.textContent = '';
+    } catch (err) {
+      if (alive) error.textContent = (err as Error).message;
+    }
+  };
+
+  uploadBtn.addEventListener('click', () => {
+    const f = file.files?.[0];
+    if (!f) {
+      uploadMsg.textContent = 'Choose a package file first.';
+      return;
+    }
+    uploadBtn.disabled = true;
+    uploadMsg.textContent = 'uploading…';
+    const q = fwName.value.trim() ? `?${new URLSearchParams({ name: fwName.value.trim() })}` : '';
+    call<PackageJson>('POST', `/api/firmware${q}`, f)
+      .then(({ data }) => {
+        uploadMsg.textContent = `Stored ${data.version} (${data.id.slice(0, 12)}…)`;
+        file.value = '';
+        return loadPackages();
+      })
+      .catch((err: Error) => {
+        uploadMsg.textContent = err.message;
+      })
+      .finally(() => {
+        uploadBtn.disabled = false;
+      });
+  });
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body = {
+      package: pkgSelect.value,
+      target: { filter: { endpoint: endpoint.value.trim() } },
+      canary: `${canary.value || 0}%`,
+      waves: waves.value.split(',').map((w) => `${w.trim().replace(/%$/, '')}%`),
+      maxConcurrent: Number(maxConc.value),
+      delivery: delivery.value,
+      ...(delivery.value === 'pull' ? { scheme: scheme.value } : {}),
+    };
+    createBtn.disabled = true;
+    call<CampaignJson>('POST', '/api/campaigns', body)
+      .then(({ data }) => {
+        error.textContent = '';
+        location.hash = `#/firmware/campaigns/${data.id}`;
+      })
+      .catch((err: Error) => {
+        error.textContent = err.message;
+      })
+      .finally(() => {
+        createBtn.disabled = false;
+      });
+  });
+
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  const close = subscribe(['CAMPAIGN'], () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void loadCampaigns().catch(() => {}), 200);
+  }, undefined, (open) => {
+    live.textContent = open ? '● live' : 'reconnecting…';
+  });
+
+  replace(root,
+    h('section', { class: 'card' },
+      h('div', { class: 'row' }, h('h1', {}, 'Firmware'), live),
+      error,
+      h('h2', {}, 'Packages'),
+      h('div', { class: 'row' }, file, fwName, uploadBtn, uploadMsg),
+      h('table', { id: 'packages' },
+        h('thead', {}, h('tr', {}, ...['Name', 'Version', 'Vendor', 'Class', 'Kind', 'Size', 'Uploaded', ''].map((t) => h('th', {}, t)))),
+        pkgRows,
+      ),
+    ),
+    h('section', { class: 'card' },
+      h('h2', {}, 'Campaigns'),
+      form,
+      h('table', { id: 'campaigns' },
+        h('thead', {}, h('tr', {}, ...['Campaign', 'Version', 'Target', 'State', 'Progress', 'Created', ''].map((t) => h('th', {}, t)))),
+        campRows,
+      ),
+    ),
+  );
+  void refresh();
+  return () => {
+    alive = false;
+    clearTimeout(debounce);
+    close();
+  };
+}
+
+function packageRow(p: PackageJson, removed: () => void): HTMLTableRowElement {
+  const del = h('button', { type: 'button', class: 'small', 'data-delete': p.id }, 'Delete');
+  const msg = h('span', { class: 'error' });
+  del.addEventListener('click', () => {
+    if (!confirm(`Delete package ${p.version} (${p.id.slice(0, 12)}…)?`)) return;
+    del.disabled = true;
+    call('DELETE', `/api/firmware/${encodeURIComponent(p.id)}`)
+      .then(removed)
+      .catch((err: Error) => {
+        msg.textContent = err.message;
+        del.disabled = false;
+      });
+  });
+  return h('tr', { 'data-package': p.id },
+    h('td', {}, p.name ?? ''),
+    h('td', { class: 'pkg-version' }, p.version),
+    h('td', { class: 'mono', title: p.vendor }, p.vendor.slice(0, 8)),
+    h('td', { class: 'mono', title: p.class }, p.class.slice(0, 8)),
+    h('td', {}, p.kind),
+    h('td', {}, sizeText(p.packageSize)),
+    h('td', {}, new Date(p.uploadedAt).toLocaleString()),
+    h('td', {}, del, msg),
+  );
+}
+
+/** One campaign: settings, actions, a live chart of device states and the device table. Returns the clean-up. */
+export function renderCampaign(root: HTMLElement, id: number): () => void {
+  let alive = true;
+  let summary: CampaignJson | undefined;
+  const devices = new Map<string, CampaignDeviceJson>();
+  const head = h('div', { id: 'campaign-head' });
+  const chartBox = h('div', { id: 'campaign-chart' });
+  const rows = h('tbody', { id: 'campaign-device-rows' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
+  const history = h('div', { id: 'device-history' });
+
+  const drawHead = (): void => {
+    if (!summary) return;
+    const c = summary;
+    replace(head,
+      h('div', { class: 'row' }, h('h1', {}, `Campaign #${c.id}`), h('span', { id: 'campaign-state', 'data-state': c.state }, c.state), live, actions(c, (s) => {
+        summary = { ...summary!, ...s };
+        drawHead();
+      }, error)),
+      c.pauseReason ? h('p', { class: 'error', id: 'pause-reason' }, `Paused: ${c.pauseReason}`) : null,
+      h('dl', {},
+        h('dt', {}, 'Package'), h('dd', {}, `${c.packageVersion} (${c.packageId.slice(0, 12)}…)`),
+        h('dt', {}, 'Target'), h('dd', {}, targetText(c.target)),
+        h('dt', {}, 'Waves'), h('dd', {}, `canary ${pct(c.settings.canary)}, ${c.settings.waves.map(pct).join(' → ')}; sizes ${c.waveSizes.join(', ')}; now wave ${c.currentWave}`),
+        h('dt', {}, 'Delivery'), h('dd', {}, c.settings.delivery === 'push' ? 'push' : `pull over ${c.settings.scheme}`),
+        h('dt', {}, 'Max concurrent'), h('dd', {}, c.settings.maxConcurrent),
+      ),
+    );
+  };
+  const drawChart = (): void => {
+    const total = summary?.total ?? devices.size;
+    replace(chartBox, chart(devices.size > 0 ? countStates(devices.values()) : (summary?.counts ?? countStates([])), total));
+  };
+  const deviceRow = (d: CampaignDeviceJson): HTMLTableRowElement => {
+    const link = h('a', { href: '#', class: 'history-link' }, 'history');
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      void showHistory(d.endpoint);
+    });
+    return h('tr', { 'data-endpoint': d.endpoint, 'data-state': d.state },
+      h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.endpoint)}` }, d.endpoint)),
+      h('td', {}, d.wave),
+      h('td', { class: 'device-state' }, h('span', { class: `swatch st-${d.state}` }), d.state),
+      h('td', {}, d.attempts),
+      h('td', {}, d.updateResult ?? ''),
+      h('td', {}, d.lastError ?? ''),
+      h('td', {}, new Date(d.updatedAt).toLocaleTimeString()),
+      h('td', {}, link),
+    );
+  };
+  const drawRows = (): void => {
+    replace(rows, ...[...devices.values()].sort((a, b) => a.endpoint.localeCompare(b.endpoint)).map(deviceRow));
+    if (devices.size === 0) replace(rows, h('tr', {}, h('td', { colspan: 8, class: 'muted' }, summary?.state === 'created' ? 'The target devices are chosen when the campaign starts.' : 'No device.')));
+  };
+  const showHistory = async (ep: string): Promise<void> => {
+    try {
+      const { data } = await call<CampaignDeviceJson & { history: { time: number; from: string; to: string; detail: string | null }[] }>('GET', `/api/campaigns/${id}/devices/${encodeURIComponent(ep)}`);
+      if (!alive) return;
+      replace(history,
+        h('h3', {}, `History of ${ep}`),
+        h('table', {}, h('tbody', {}, ...data.history.map((e) => h('tr', {}, h('td', {}, new Date(e.time).toLocaleTimeString()), h('td', {}, `${e.from} → ${e.to}`), h('td', {}, e.detail ?? ''))))),
+      );
+    } catch (err) {
+      error.textContent = (err as Error).message;
+    }
+  };
+  const load = async (): Promise<void> => {
+    try {
+      const { data } = await call<CampaignJson & { devices: CampaignDeviceJson[] }>('GET', `/api/campaigns/${id}`);
+      if (!alive) return;
+      const { devices: list, ...s } = data;
+      summary = s;
+      devices.clear();
+      for (const d of list) devices.set(d.endpoint, d);
+      error.textContent = '';
+      drawHead();
+      drawChart();
+      drawRows();
+    } catch (err) {
+      if (alive) error.textContent = (err as Error).message;
+    }
+  };
+
+  // Events that arrive before the first load are covered by it: the stream opens first, then the snapshot is read.
+  const close = subscribe(['CAMPAIGN', 'FIRMWARE'], (name, data) => {
+    if (name === 'CAMPAIGN') {
+      const s = data as CampaignJson;
+      if (s.id !== id) return;
+      summary = s;
+      drawHead();
+      if (devices.size === 0 && s.total > 0) void load();
+      else drawChart();
+      return;
+    }
+    const d = data as CampaignDeviceJson;
+    if (d.campaignId !== id) return;
+    const prev = devices.get(d.endpoint);
+    if (prev && prev.updatedAt > d.updatedAt) return;
+    devices.set(d.endpoint, d);
+    drawChart();
+    const row = rows.querySelector(`tr[data-endpoint="${CSS.escape(d.endpoint)}"]`);
+    if (row) row.replaceWith(deviceRow(d));
+    else drawRows();
+  }, undefined, (open) => {
+    live.textContent = open ? '● live' : 'reconnecting…';
+    if (open) void load();
+  });
+
+  replace(root,
+    h('section', { class: 'card' },
+      h('p', {}, h('a', { href: '#/firmware' }, '‹ Firmware')),
+      head,
+      error,
+      chartBox,
+    ),
+    h('section', { class: 'card' },
+      h('h2', {}, 'Devices'),
+      h('table', { id: 'campaign-devices' },
+        h('thead', {}, h('tr', {}, ...['Endpoint', 'Wave', 'State', 'Attempts', 'Update result', 'Last error', 'Updated', ''].map((t) => h('th', {}, t)))),
+        rows,
+      ),
+      history,
+    ),
+  );
+  void load();
+  return () => {
+    alive = false;
+    close();
+  };
+}
