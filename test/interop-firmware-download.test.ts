@@ -5,7 +5,6 @@
  * the same package from the download listener and resumes it with Range + If-Range. Every result is byte-identical.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -15,38 +14,13 @@ import { after, before, test } from 'node:test';
 import { startWarden, type Warden } from '../src/cli/warden.js';
 import { classIdFor, imageRef, signPackage, vendorIdFor } from '../src/firmware/index.js';
 import { silentLogger } from '../src/log.js';
+import { runTool } from './helpers.js';
 
 const PACKAGE = 'libcoap3-bin';
 const PSK_IDENTITY = 'fw-device-1';
 const PSK_KEY = 'warden-fw-psk-0123456789';
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  command: string;
-}
-
-function runTool(tool: string, args: string[], timeoutMs = 60_000): Promise<Run> {
-  const path = `/usr/bin/${tool}`;
-  if (!existsSync(path)) assert.fail(`${path} not found: install the Debian package ${PACKAGE}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`${tool} could not run (install the Debian package ${PACKAGE}): ${err.message}`));
-    });
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr, command: `${tool} ${args.join(' ')}` });
-    });
-  });
-}
+type Run = Awaited<ReturnType<typeof runTool>> & { command: string };
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -83,7 +57,10 @@ after(async () => {
 
 async function coapGet(tool: string, args: string[]): Promise<{ run: Run; payload: Buffer }> {
   const out = join(dir, `out-${outputs++}.bin`);
-  const run = await runTool(tool, ['-o', out, '-B', '30', ...args]);
+  const path = `/usr/bin/${tool}`;
+  if (!existsSync(path)) assert.fail(`${path} not found: install the Debian package ${PACKAGE}`);
+  const argv = ['-o', out, '-B', '30', ...args];
+  const run = { ...(await runTool(path, argv, PACKAGE, 60_000)), command: `${tool} ${argv.join(' ')}` };
   return { run, payload: existsSync(out) ? readFileSync(out) : Buffer.alloc(0) };
 }
 

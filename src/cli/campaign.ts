@@ -3,9 +3,9 @@
  * API (the process holding the LwM2M server drives them). The token comes from WARDEN_API_TOKEN,
  * `--token-file` or DATA/api-token (never argv).
  */
-import { cliApiToken } from './api-token.js';
 import type { Command } from 'commander';
 import type { CampaignDeviceStatus, CampaignHistoryEntry, DeviceFirmwareState, FirmwareCampaignStatus, FirmwareCampaignSummary } from '../firmware/index.js';
+import { apiClientOptions, callApi } from './api-client.js';
 
 export interface CampaignCliIo {
   out(line: string): void;
@@ -41,15 +41,7 @@ export interface CreateFlags extends CampaignApiFlags {
 
 
 async function api<T>(flags: CampaignApiFlags, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, flags.api), {
-    method,
-    headers: { authorization: `Bearer ${cliApiToken(flags)}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const json = text === '' ? undefined : (JSON.parse(text) as unknown);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${(json as { message?: string } | undefined)?.message ?? res.statusText}`);
-  return json as T;
+  return (await callApi<T>(flags, method, path, body)).json;
 }
 
 /**
@@ -190,11 +182,7 @@ export async function campaignStatus(
 /** Adds `campaign create|start|pause|resume|cancel|status|list` to the program. */
 export function registerCampaignCommands(program: Command, io: CampaignCliIo = processIo): void {
   const cmd = program.command('campaign').description('firmware update campaigns: waves, thresholds that pause by themselves, per-device state');
-  const common = (c: Command) =>
-    c
-      .option('--api <url>', 'REST API of the running Warden', 'http://127.0.0.1:8080')
-      .option('--token-file <file>', 'file holding the admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
-      .option('--data <dir>', 'data directory', './data');
+  const common = apiClientOptions;
   common(
     cmd
       .command('create')

@@ -5,9 +5,9 @@
  * holds the DM and bootstrap servers (their DTLS associations reach the devices). The token comes from
  * WARDEN_API_TOKEN, `--token-file` or DATA/api-token (never argv). Nothing printed holds key material (the API never returns any).
  */
-import { cliApiToken } from './api-token.js';
 import type { Command } from 'commander';
 import type { CertificateJson } from '../api/certificates.js';
+import { apiClientOptions, callApi } from './api-client.js';
 
 export interface CredentialsCliIo {
   out(line: string): void;
@@ -36,15 +36,7 @@ export interface RotateFlags extends ApiFlags {
 
 
 async function api(flags: ApiFlags, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(new URL(path, flags.api), {
-    method,
-    headers: { authorization: `Bearer ${cliApiToken(flags)}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  const json = text === '' ? undefined : (JSON.parse(text) as unknown);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${(json as { message?: string } | undefined)?.message ?? res.statusText}`);
-  return json;
+  return (await callApi(flags, method, path, body)).json;
 }
 
 interface Summary {
@@ -147,11 +139,7 @@ export async function credentialsRevoke(flags: ApiFlags & { serial?: string; end
 /** Adds `credentials rotate|status|audit|certificates|revoke` to the program. */
 export function registerCredentialsCommands(program: Command, io: CredentialsCliIo = processIo): void {
   const cmd = program.command('credentials').description('rotate device credentials across the fleet and read the credential audit log');
-  const common = (c: Command) =>
-    c
-      .option('--api <url>', 'REST API of the running Warden', 'http://127.0.0.1:8080')
-      .option('--token-file <file>', 'file holding the admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
-      .option('--data <dir>', 'data directory', './data');
+  const common = apiClientOptions;
   common(
     cmd
       .command('rotate')

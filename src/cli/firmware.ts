@@ -8,7 +8,7 @@
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createReadStream, existsSync, openSync, readFileSync, readSync, writeFileSync, closeSync, createWriteStream } from 'node:fs';
-import { cliApiToken, type ApiTokenFlags } from './api-token.js';
+import type { ApiTokenFlags } from './api-token.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   createInPlacePatch,
@@ -33,6 +33,7 @@ import type { FirmwarePackage } from '../firmware/index.js';
 import { formatTable } from './credentials.js';
 import { openKeyStore, storeOptions, type KeysCliIo, type KeyStoreFlags } from './keys.js';
 import { readPrivateKey } from './pem.js';
+import { apiClientOptions, callApi } from './api-client.js';
 
 /** Where the commands write; injectable for tests. */
 export interface FirmwareCliIo {
@@ -262,21 +263,8 @@ export interface FirmwareApiFlags extends ApiTokenFlags {
 }
 
 
-async function firmwareApi(flags: FirmwareApiFlags, method: string, path: string, body?: Uint8Array): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(new URL(path, flags.api), {
-    method,
-    headers: { authorization: `Bearer ${cliApiToken(flags)}`, ...(body ? { 'content-type': 'application/octet-stream' } : {}) },
-    ...(body ? { body: new Uint8Array(body) } : {}),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) throw new Error(`${method} ${path.split('?')[0]}: ${res.status} ${(json as { message?: string } | undefined)?.message ?? res.statusText}`);
-  return { status: res.status, json };
+function firmwareApi(flags: FirmwareApiFlags, method: string, path: string, body?: Uint8Array): Promise<{ status: number; json: unknown }> {
+  return callApi(flags, method, path, body);
 }
 
 const ID_PREFIX_RE = /^[0-9a-f]{4,64}$/;
@@ -398,11 +386,7 @@ export function registerFirmwareCommands(program: Command): void {
     .argument('<patch>', 'patch file')
     .requiredOption('-o, --output <file>', 'new image to write')
     .action((oldFile: string, patchFile: string, flags: { output: string }) => firmwareApply(oldFile, patchFile, flags));
-  const api = (c: Command) =>
-    c
-      .option('--api <url>', 'REST API of the running Warden', 'http://127.0.0.1:8080')
-      .option('--token-file <file>', 'file holding the admin API token (default: WARDEN_API_TOKEN, else DATA/api-token)')
-      .option('--data <dir>', 'data directory', './data');
+  const api = apiClientOptions;
   api(fw.command('upload'))
     .description('store a signed package in the server\'s repository (it must verify against a trusted firmware key)')
     .argument('<package>', 'package file')

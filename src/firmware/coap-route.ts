@@ -36,10 +36,17 @@ export interface FirmwareCoapRouteOptions {
 export function firmwareCoapRoute(opts: FirmwareCoapRouteOptions): (req: IncomingRequest, secure: boolean) => OutgoingResponse | Promise<OutgoingResponse> | undefined {
   const { repository, allowPlain, logger } = opts;
   const contentFormat = uintOption(OptionNumber.ContentFormat, OCTET_STREAM);
-  const answer = (id: string, data: Buffer | undefined): OutgoingResponse =>
-    data
-      ? { code: ResponseCode.Content, options: [contentFormat, { number: OptionNumber.ETag, value: packageEtag(id) }], payload: data }
-      : { code: ResponseCode.NotFound };
+  // One response per cached package buffer, shared by every block request (the endpoint slices it, never mutates it).
+  const responses = new WeakMap<Buffer, OutgoingResponse>();
+  const answer = (id: string, data: Buffer | undefined): OutgoingResponse => {
+    if (!data) return { code: ResponseCode.NotFound };
+    let r = responses.get(data);
+    if (!r) {
+      r = { code: ResponseCode.Content, options: [contentFormat, { number: OptionNumber.ETag, value: packageEtag(id) }], payload: data };
+      responses.set(data, r);
+    }
+    return r;
+  };
   return (req, secure) => {
     if (req.path[0] !== FIRMWARE_PATH) return undefined;
     if (!secure && !allowPlain) return { code: ResponseCode.Unauthorized };

@@ -6,23 +6,9 @@ import { call } from './api.js';
 import { h, replace } from './dom.js';
 import { subscribe } from './events.js';
 
-/** A registration (src/api/registration-json.ts), the fields shown. */
-export interface RegistrationJson {
-  endpoint: string;
-  registrationId: string;
-  registrationDate: string;
-  lastUpdate: string;
-  address: string;
-  lwM2mVersion: string;
-  lifetime: number;
-  bindingMode: string;
-  queueMode: boolean;
-  rootPath: string;
-  objectLinks: { url: string; attributes: Record<string, string> }[];
-  supportedContentFormats: number[];
-  secure: boolean;
-  sleeping: boolean;
-}
+import type { RegistrationJson } from '../api/registration-json.js';
+
+export type { RegistrationJson };
 
 /** Rows per page. */
 export const PAGE_SIZE = 25;

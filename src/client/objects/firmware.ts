@@ -42,8 +42,7 @@ export interface FirmwareOptions {
 
 const DOWNLOAD_FAILURES: readonly number[] = [2, 3, 4, 5, 6, 7, 9];
 
-/** Ms between an install that needs a restart and the restart: time for the Execute's response to leave. */
-const REBOOT_AFTER_MS = 20;
+
 
 /** The Object 5 status a device starts with, from what its updater kept across the reboot. */
 function restoredStatus(restored: FirmwareRestored | undefined): FirmwareStatus {
@@ -171,10 +170,11 @@ export class FirmwareInstance extends BaseInstance {
         if (!info) throw new FirmwareFailure(UpdateResult.IntegrityCheckFailure, 'no package stored');
         const outcome = await this.updater.install(info, ctx);
         if (ctx.signal.aborted) return;
-        // A reboot finishes the install; the next run's restore() reports how it ended. The device answers the
-        // Execute first (as a real one does before it resets): a reboot in the same turn would drop the response.
+        // A reboot finishes the install; the next run's restore() reports how it ended. Deferred to the client's
+        // next timer turn, like its own actions (Lwm2mClient.onAction): the Execute's response leaves first, as a
+        // real device answers before it resets.
         if (outcome.kind === 'reboot') {
-          await ctx.delay(REBOOT_AFTER_MS);
+          await ctx.delay(0);
           if (!ctx.signal.aborted) this.onReboot?.();
           return;
         }
