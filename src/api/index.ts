@@ -68,6 +68,8 @@ export interface ApiOptions {
   metrics?: Metrics;
   /** The built web console (a directory with index.html and assets/): served at / and /assets/* (public) when given. */
   webRoot?: string;
+  /** Serve HTTPS with this certificate chain and private key (PEM); session cookies are then `__Host-` and Secure. */
+  https?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** Users and their credentials; without them only the built-in admin token authenticates. */
@@ -87,7 +89,12 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
 };
+
+/** RFC 6797: once a browser has reached the API over HTTPS it refuses plain HTTP to that host for a year. */
+const HSTS = 'max-age=31536000';
 
 /**
  * Builds the API (not listening: the caller does `.listen({port, host})`, and may add routes first). Closing the app ends
@@ -100,7 +107,11 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   // so the Authorization header can never reach a log line.
   // forceCloseConnections: close() must not wait on event streams or on sockets browsers open
   // speculatively and never use (Node's closeIdleConnections leaves those until headersTimeout).
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true, ajv: AJV_OPTIONS });
+  const app = Fastify({
+    logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true, forceCloseConnections: true, ajv: AJV_OPTIONS,
+    // TLS 1.2 is the floor (RFC 9325 §3.1.1); Node's defaults choose the AEAD suites.
+    ...(opts.https ? { https: { cert: opts.https.cert, key: opts.https.key, minVersion: 'TLSv1.2' as const } } : {}),
+  }) as FastifyInstance;
 
   // Queue-mode state: the server's own view when it has one, else what its events said.
   const sleeping = new Set<string>();
@@ -144,6 +155,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
   app.addHook('onSend', async (req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
+    if (opts.https) reply.header('Strict-Transport-Security', HSTS);
     if (req.url.startsWith('/api')) reply.header('Cache-Control', 'no-store');
     return payload;
   });

@@ -46,6 +46,8 @@ interface ServerFlags {
   apiHost: string;
   apiToken?: string;
   apiSecureCookies: boolean;
+  apiCert?: string;
+  apiKey?: string;
   models?: string;
   logLevel: string;
   firmwareKey?: string[];
@@ -80,6 +82,8 @@ function serverOptions(cmd: Command): Command {
     .option('--api-port <port>', 'REST API port', port, 8080)
     .option('--api-host <host>', 'REST API listen address', '127.0.0.1')
     .option('--api-token <token>', 'admin API token (default: WARDEN_API_TOKEN, else generated into the data directory)')
+    .option('--api-cert <file>', 'certificate chain (PEM) for the API and console: they speak HTTPS')
+    .option('--api-key <file>', 'private key (PEM) for --api-cert')
     .option('--api-secure-cookies', 'mark console session cookies Secure (__Host-) though the API speaks plain HTTP: a TLS proxy is in front', false)
     .option('--models <dir>', 'folder of extra LwM2M object definitions (DDF XML)')
     .option('--firmware-key <file>', 'trusted firmware signing public key (PEM or DER); repeat for several; DATA/firmware-keys/*.pem are added', collect)
@@ -102,9 +106,10 @@ function onSignals(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-function firmwareHttpTls(flags: ServerFlags): { certFile: string; keyFile: string } | undefined {
-  if ((flags.firmwareHttpCert === undefined) !== (flags.firmwareHttpKey === undefined)) throw new Error('--firmware-http-cert and --firmware-http-key go together');
-  return flags.firmwareHttpCert && flags.firmwareHttpKey ? { certFile: flags.firmwareHttpCert, keyFile: flags.firmwareHttpKey } : undefined;
+/** A certificate and key given as a pair of flags, or neither. */
+function tlsFiles(cert: string | undefined, key: string | undefined, names: string): { certFile: string; keyFile: string } | undefined {
+  if ((cert === undefined) !== (key === undefined)) throw new Error(`${names} go together`);
+  return cert && key ? { certFile: cert, keyFile: key } : undefined;
 }
 
 async function runServer(flags: ServerFlags, devices: number): Promise<void> {
@@ -116,11 +121,12 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
     bootstrapsPort: flags.bootstrap ? flags.bootstrapsPort : undefined,
     dmServerUri: flags.dmUri,
     coapHost: flags.coapHost, apiPort: flags.apiPort,
-    apiHost: flags.apiHost, apiToken: flags.apiToken, apiSecureCookies: flags.apiSecureCookies, modelsDir: flags.models, logger,
+    apiHost: flags.apiHost, apiToken: flags.apiToken, apiSecureCookies: flags.apiSecureCookies,
+    apiTls: tlsFiles(flags.apiCert, flags.apiKey, '--api-cert and --api-key'), modelsDir: flags.models, logger,
     firmware: {
       trustedKeyFiles: flags.firmwareKey,
       httpPort: flags.firmwareHttp ? flags.firmwareHttpPort : undefined,
-      httpTls: firmwareHttpTls(flags),
+      httpTls: tlsFiles(flags.firmwareHttpCert, flags.firmwareHttpKey, '--firmware-http-cert and --firmware-http-key'),
       publicHost: flags.publicHost,
     },
   });

@@ -41,6 +41,8 @@ export interface WardenOptions {
   apiToken?: string;
   /** Session cookies Secure and `__Host-` named although the API listens on plain HTTP (a TLS proxy in front). */
   apiSecureCookies?: boolean;
+  /** The API and console speak HTTPS with this certificate chain and key (PEM files). */
+  apiTls?: { certFile: string; keyFile: string };
   modelsDir?: string;
   logger: Logger;
   /** Transmission parameters of the LwM2M server's CoAP endpoints (RFC 7252 §4.8; tests over lossy links). */
@@ -255,10 +257,11 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
       },
     },
     logger: o.logger.child({ layer: 'api' }),
+    ...(o.apiTls ? { https: { cert: readFileSync(o.apiTls.certFile), key: readFileSync(o.apiTls.keyFile) } } : {}),
   });
   await api.listen({ port: o.apiPort, host: o.apiHost });
   const bound = api.server.address();
-  const apiUrl = `http://${o.apiHost}:${typeof bound === 'object' && bound ? bound.port : o.apiPort}`;
+  const apiUrl = `${o.apiTls ? 'https' : 'http'}://${o.apiHost.includes(':') ? `[${o.apiHost}]` : o.apiHost}:${typeof bound === 'object' && bound ? bound.port : o.apiPort}`;
   const coapPort = transport?.address().port;
   const coapsPort = dtls?.address().port;
   o.logger.info({
