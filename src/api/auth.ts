@@ -14,7 +14,7 @@
  * | -------------------------------------------------- | ---------------- | -------- |
  * | /healthz, POST /api/login (throttled)              | any              | public   |
  * | /api/logout, /api/me                               | any              | viewer   |
- * | /api/users*, /api/tokens*                          | any              | admin    |
+ * | /api/users*, /api/tokens*, /api/audit/requests     | any              | admin    |
  * | /api/security/clients* (device keys)               | PUT POST DELETE  | admin    |
  * | /api/bootstrap/:ep/start (run a bootstrap)         | POST             | operator |
  * | /api/bootstrap* (configurations hold server keys)  | PUT POST DELETE  | admin    |
@@ -91,6 +91,7 @@ export const ACCESS_RULES: readonly Rule[] = [
   { methods: new Set(['POST']), route: /^\/api\/login$/, access: 'public' },
   { route: /^\/api\/(?:logout|me)$/, access: 'viewer' },
   { route: /^\/api\/(?:users|tokens)(?:\/|$)/, access: 'admin' },
+  { route: /^\/api\/audit\/requests$/, access: 'admin' },
   { methods: WRITES, route: /^\/api\/security\/clients(?:\/|$)/, access: 'admin' },
   { methods: WRITES, route: /^\/api\/bootstrap\/:ep\/start$/, access: 'operator' },
   { methods: WRITES, route: /^\/api\/bootstrap(?:\/|$)/, access: 'admin' },
@@ -205,13 +206,14 @@ export function authHook(options: string | AuthOptions): (req: FastifyRequest, r
     if (who === undefined || who === 'invalid') {
       return reply.code(401).header('WWW-Authenticate', 'Bearer realm="warden"').send({ message: 'missing or invalid API token' });
     }
+    // Known before it is judged, so the request audit names who was refused.
+    principals.set(req, who);
     if (who.via === 'session' && req.method !== 'GET' && req.method !== 'HEAD' && !csrfMatches(who.sessionId!, req.headers['x-csrf-token'])) {
       return reply.code(403).send({ message: 'missing or invalid CSRF token (send the X-CSRF-Token header)' });
     }
     if (!roleAtLeast(who.role, access)) {
       return reply.code(403).send({ message: `forbidden: ${req.method} ${route ?? ''} needs the ${access} role` });
     }
-    principals.set(req, who);
     return undefined;
   };
 }

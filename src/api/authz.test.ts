@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { ApiTokenStore, AuditLog, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
+import { ApiTokenStore, AuditLog, RequestAudit, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
 import type { Logger } from '../log.js';
 import { FakeServer, fakeRegistration, testModel } from './fake-server.js';
 import { createApi, registeredRoutes, requiredAccess, type ApiOptions, type RouteEntry } from './index.js';
@@ -58,6 +58,7 @@ async function setup(extra: Partial<ApiOptions['access']> = {}): Promise<Ctx> {
     certificates: { ca: stub({}), audit },
     campaigns: stub(new EventEmitter()),
     firmware: { repository: stub({}) },
+    requestAudit: new RequestAudit(store, { now }),
     access: { users, sessions, tokens, now, loginLimits: { perAddress: 10, windowMs: 60_000, maxFailures: 5, lockoutMs: 900_000 }, ...extra },
   });
   await app.ready();

@@ -17,7 +17,8 @@ import { credentialsRoutes, type CredentialsApiOptions } from './credentials.js'
 import { certificatesRoutes, type CertificatesApiOptions } from './certificates.js';
 import { campaignsRoutes, type CampaignHost } from './campaigns.js';
 import { firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
-import type { ApiTokenStore, SecurityStore, SessionStore, UserStore } from '../store/index.js';
+import type { ApiTokenStore, RequestAudit, SecurityStore, SessionStore, UserStore } from '../store/index.js';
+import { requestAuditRoutes } from './request-audit.js';
 import { AJV_OPTIONS, installSchemas, openApiRoute } from './openapi.js';
 import { countDeviceRequests, Metrics, metricsRoutes } from './metrics.js';
 import { CONSOLE_PUBLIC_ROUTES, consoleRoutes, hasConsole } from './static.js';
@@ -68,6 +69,8 @@ export interface ApiOptions {
   metrics?: Metrics;
   /** The built web console (a directory with index.html and assets/): served at / and /assets/* (public) when given. */
   webRoot?: string;
+  /** The audit of state-changing requests: every write is recorded and GET /api/audit/requests serves it when given. */
+  requestAudit?: RequestAudit;
   /** Serve HTTPS with this certificate chain and private key (PEM); session cookies are then `__Host-` and Secure. */
   https?: { cert: string | Buffer; key: string | Buffer };
 }
@@ -184,6 +187,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => untrack());
   if (opts.campaigns) metrics.trackCampaigns(opts.campaigns);
   openApiRoute(app, routes);
+  if (opts.requestAudit) requestAuditRoutes(app, { audit: opts.requestAudit });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   if (webRoot !== undefined) consoleRoutes(app, { root: webRoot });

@@ -20,7 +20,7 @@ async function fullApi(): Promise<{ app: FastifyInstance; fake: FakeServer }> {
     server: fake, model: testModel(), apiToken: TOKEN,
     security: stub, bootstrap: { configs: stub, bootstrap: async () => true },
     credentials: { rotation: stub, audit: stub }, certificates: { ca: stub, audit: stub },
-    campaigns: stub, firmware: { repository: stub },
+    campaigns: stub, firmware: { repository: stub }, requestAudit: stub,
   };
   // The users/sessions/tokens part, when this build has it.
   (opts as unknown as Record<string, unknown>).access = { users: stub, sessions: stub, tokens: stub };

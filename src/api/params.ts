@@ -84,3 +84,12 @@ export function rawQueryItems(url: string): string[] {
   }
   return out;
 }
+
+/** `since`/`until`: epoch milliseconds or an ISO 8601 date; undefined if absent. */
+export function timeParam(q: Query, name: string): number | undefined {
+  const v = param(q, name);
+  if (v === undefined || v === '') return undefined;
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) throw new ApiError(400, `${name} must be epoch milliseconds or an ISO 8601 date`);
+  return n;
+}

@@ -229,6 +229,14 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
       createdAt: { type: 'string', format: 'date-time' }, expiresAt: { type: ['string', 'null'] }, revokedAt: { type: ['string', 'null'] }, lastUsed: { type: ['string', 'null'] },
     },
   },
+  RequestAuditEntry: {
+    type: 'object',
+    required: ['id', 'time', 'actor', 'via', 'method', 'route', 'path', 'status', 'address'],
+    properties: {
+      id: { type: 'integer' }, time: { type: 'string', format: 'date-time' }, actor: { type: 'string' }, via: { enum: ['session', 'token', 'builtin', 'none'] },
+      method: { type: 'string' }, route: { type: 'string' }, path: { type: 'string' }, status: { type: 'integer' }, address: { type: 'string' },
+    },
+  },
   Session: {
     type: 'object',
     required: ['username', 'role'],
@@ -475,4 +483,20 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
   },
   'GET /api/tokens': { summary: 'List API tokens', tags: ['access'], query: { user: str('Only this user.', { maxLength: 256 }) }, responses: { 200: json('Tokens (never a secret).', arrayOf(ref('ApiToken'))) } },
   'DELETE /api/tokens/:id': { summary: 'Revoke an API token', tags: ['access'], params: { id: str('Token id.', { minLength: 1 }) }, responses: { 204: noContent } },
+  'GET /api/audit/requests': {
+    summary: 'Query the audit of state-changing API requests (admins)',
+    tags: ['access'],
+    description: 'Every request but GET/HEAD/OPTIONS, logins and refused attempts included: who, route, path, status, address. Bodies and query strings are never kept.',
+    query: {
+      actor: str('User name (api-token for the built-in token).', { maxLength: 256 }),
+      method: str('HTTP method.', { enum: ['', 'POST', 'PUT', 'DELETE', 'PATCH'] }),
+      path: str('Path prefix, e.g. /api/firmware.', { maxLength: 2048 }),
+      status: str('Status class.', { enum: ['', '2xx', '3xx', '4xx', '5xx'] }),
+      since: str('Epoch ms or ISO 8601.', { maxLength: 64 }),
+      until: str('Epoch ms or ISO 8601.', { maxLength: 64 }),
+      limit: str('1..1000 (default 100).', { pattern: DIGITS }),
+      before: str('Only entries with a smaller id (paging, newest first).', { pattern: DIGITS }),
+    },
+    responses: { 200: json('Matching requests, newest first.', arrayOf(ref('RequestAuditEntry'))) },
+  },
 };

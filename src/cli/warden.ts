@@ -15,7 +15,7 @@ import { isIP } from 'node:net';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
 import { estHandler, Lwm2mServer, type Registration } from '../server/index.js';
-import { ApiTokenStore, AuditLog, DtlsSessionStore, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
+import { ApiTokenStore, AuditLog, RequestAudit, DtlsSessionStore, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
 import { FACTORY_MASTER_LABEL, openKeyStore, type KeysCliIo } from './keys.js';
@@ -56,6 +56,9 @@ export interface WardenOptions {
   /** Options of the campaign driver (tests: short polls). */
   campaignDriver?: { requestTimeout?: number; queueTimeout?: number; pollInterval?: number };
 }
+
+/** How long the audit of API requests is kept. */
+const REQUEST_AUDIT_RETENTION_MS = 365 * 86_400_000;
 
 /** Firmware packages: who may sign them, and where devices download them. */
 export interface FirmwareServeOptions {
@@ -237,7 +240,11 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   const sessionStore = new SessionStore(store);
   const pruned = sessionStore.prune();
   if (pruned) o.logger.info({ sessions: pruned }, 'expired console sessions removed');
+  const requestAudit = new RequestAudit(store);
+  const aged = requestAudit.prune(Date.now() - REQUEST_AUDIT_RETENTION_MS);
+  if (aged) o.logger.info({ entries: aged }, 'request audit entries older than a year removed');
   const api = await createApi({
+    requestAudit,
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
     webRoot: o.webRoot ?? defaultWebRoot(),
     server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
