@@ -13,7 +13,8 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inBatches, pskInfo, SimApi } from '../src/cli/simulate-provision.js';
+import { ApiClient } from '../src/cli/api-client.js';
+import { inBatches, pskInfo } from '../src/cli/simulate-provision.js';
 import { classIdFor, imageRef, signPackage, vendorIdFor, type Manifest } from '../src/firmware/index.js';
 import type { PullJob, PullReport } from './firmware-pull.js';
 import { cpuSecondsOf, launch, nextMessage } from './proc.js';
@@ -113,7 +114,7 @@ export async function benchFirmwareDownload(devices: number, options: DownloadOp
   try {
     const ports = await nextMessage<{ coapsPort: number; api: string; firmwareHttpPort?: number }>(server, 'warden-server');
     if (ports.firmwareHttpPort === undefined) throw new Error('warden-server started no firmware download listener');
-    const api = new SimApi(ports.api, token);
+    const api = new ApiClient(ports.api, token);
 
     const res = await fetch(new URL('/api/firmware', ports.api), {
       method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: Buffer.from(pkg),
@@ -123,7 +124,7 @@ export async function benchFirmwareDownload(devices: number, options: DownloadOp
     if (stored.id !== sha256) throw new Error(`the repository stored package ${stored.id}, expected ${sha256}`);
 
     const fleet = Array.from({ length: devices }, (_, i) => ({ identity: `dl-${i}`, key: randomBytes(16).toString('hex') }));
-    await inBatches(fleet, 16, (d) => api.put('/api/security/clients', pskInfo(d.identity, d.identity, Buffer.from(d.key, 'hex'))));
+    await inBatches(fleet, 16, async (d) => void (await api.call('PUT', '/api/security/clients', pskInfo(d.identity, d.identity, Buffer.from(d.key, 'hex')))));
 
     for (let w = 0; w < workers; w++) pullers.push(launch(1, [process.execPath, join(here, 'firmware-pull.js')], true));
     await Promise.all(pullers.map((p) => nextMessage(p, 'firmware-pull')));

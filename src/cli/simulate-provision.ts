@@ -5,53 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 
-/** The bearer-token REST client the simulator provisions with. */
-export class SimApi {
-  constructor(
-    readonly base: string,
-    private readonly token: string,
-  ) {}
-
-  async request(method: string, path: string, body?: unknown): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.base), {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (err) {
-      throw new Error(`cannot reach the Warden API at ${this.base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
-    }
-    if (res.status === 401 || res.status === 403) {
-      throw new Error(`the Warden API at ${this.base} refused the token (${res.status}): give the admin token in WARDEN_API_TOKEN or --token-file`);
-    }
-    return res;
-  }
-
-  /** Fails (naming the reason) unless the API answers and accepts the token; sends nothing that changes state. */
-  async check(): Promise<void> {
-    const res = await this.request('GET', '/api/security/clients?limit=1');
-    if (!res.ok) throw new Error(`the Warden API at ${this.base} answered ${res.status} to GET /api/security/clients`);
-    await res.arrayBuffer();
-  }
-
-  /** PUT with the body; a non-2xx answer throws with the API's message (which never echoes key material). */
-  async put(path: string, body: unknown): Promise<void> {
-    const res = await this.request('PUT', path, body);
-    const text = await res.text();
-    if (!res.ok) {
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? text;
-      } catch {
-        // not JSON
-      }
-      throw new Error(`PUT ${path.split('?')[0]} answered ${res.status}: ${message}`);
-    }
-  }
-}
-
 /** Runs `fn` over `items`, `concurrency` at a time, reporting progress; the first failure stops the rest. */
 export async function inBatches<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>, onDone?: (done: number) => void): Promise<void> {
   let i = 0;

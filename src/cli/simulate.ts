@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readPublicKey } from './client-security.js';
 import { emptyCounters, type ParentMessage, type SimDevice, type SimSecurity, type WorkerConfig, type WorkerCounters, type WorkerMessage } from './simulate-protocol.js';
-import { bootstrapConfig, inBatches, pskInfo, readFactoryList, rpkInfo, SimApi } from './simulate-provision.js';
+import { ApiClient } from './api-client.js';
+import { bootstrapConfig, inBatches, pskInfo, readFactoryList, rpkInfo } from './simulate-provision.js';
 
 /** Options of a simulation (the `warden simulate` flags). */
 export interface SimulateOptions {
@@ -228,17 +229,18 @@ export async function runSimulation(options: SimulateOptions, onProgress?: (p: S
   const progress = (p: Omit<SimulationProgress, 'devices'>) => onProgress?.({ devices: n, ...p });
   const provisionStart = performance.now();
   const needsApi = options.bootstrap || security === 'psk' || security === 'rpk';
-  let api: SimApi | undefined;
+  let api: ApiClient | undefined;
   if (needsApi) {
     if (!options.token) throw new Error(`provisioning ${options.bootstrap ? 'bootstrap configurations' : `${security} devices`} needs the admin API token: WARDEN_API_TOKEN or --token-file`);
-    api = new SimApi(options.api ?? 'http://127.0.0.1:8080', options.token);
-    await api.check();
+    api = new ApiClient(options.api ?? 'http://127.0.0.1:8080', options.token);
+    // Fails (naming the reason) unless the API answers and takes the token, before anything is provisioned.
+    await api.call('GET', '/api/security/clients?limit=1');
   }
   const { devices, puts } = await plan(options, (done) => progress({ phase: 'provisioning', provisioned: done, provisionTotal: n * 2, elapsed: 0, counters: emptyCounters(n) }));
   if (api && puts.length > 0) {
     const offset = security === 'rpk' && !options.bootstrap ? n : 0;
     const total = offset + puts.length;
-    await inBatches(puts, 16, ([path, body]) => api!.put(path, body), (done) => {
+    await inBatches(puts, 16, async ([path, body]) => void (await api!.call('PUT', path, body)), (done) => {
       if (done % 100 === 0 || done === puts.length) progress({ phase: 'provisioning', provisioned: offset + done, provisionTotal: total, elapsed: 0, counters: emptyCounters(n) });
     });
   }
