@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lwm2mClient } from '../src/client/index.js';
 import { FirmwareFailure, type FirmwareContext, type FirmwareRestored, type FirmwareUpdater, type InstallOutcome, type PackageInfo } from '../src/client/objects/firmware-updater.js';
-import { FirmwareCampaignManager, type CampaignPackages, type CampaignSettings, type FirmwareCampaignSummary } from '../src/firmware/campaign.js';
+import { FirmwareCampaignManager, type CampaignPackages, type CampaignSettings, type FirmwareCampaignSummary } from '../src/firmware/index.js';
 import { lwm2mCampaignDriver } from '../src/firmware/campaign-driver.js';
 import { startTestServer, until, type TestServer } from './helpers.js';
 

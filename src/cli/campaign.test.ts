@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { FakeServer, testModel } from '../api/fake-server.js';
 import { createApi } from '../api/index.js';
-import { FirmwareCampaignManager, type CampaignDriver, type FirmwareCampaignSummary, type FirmwareReading } from '../firmware/campaign.js';
+import { FirmwareCampaignManager, type CampaignDriver, type FirmwareCampaignSummary, type FirmwareReading } from '../firmware/index.js';
 import { SqliteStore } from '../store/index.js';
 import { campaignAction, campaignCreate, campaignList, campaignStatus, parseTarget, renderProgress } from './campaign.js';
 import { tokenFile } from './test-token.js';

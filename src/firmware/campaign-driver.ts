@@ -6,7 +6,7 @@
  */
 import { Lwm2mPath, type LwM2mNode } from '../lwm2m/index.js';
 import type { DeviceManagement, DeviceResponse, Notification, Registration } from '../server/types.js';
-import { DeviceStepError, type CampaignDriver, type FirmwareReading } from './campaign.js';
+import { DeviceStepError, type CampaignDriver, type FirmwareReading } from './campaign-model.js';
 
 export interface Lwm2mCampaignDriverOptions {
   /** Ms a request to an awake device may take (default 30 000). */

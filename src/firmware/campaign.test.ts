@@ -12,7 +12,7 @@ import {
   DEFAULT_CAMPAIGN_SETTINGS,
   type DeviceFirmwareState,
   type WaveTally,
-} from './campaign.js';
+} from './index.js';
 
 const LEGAL: Record<DeviceFirmwareState, DeviceFirmwareState[]> = {
   queued: ['delivering', 'failed', 'cancelled'],

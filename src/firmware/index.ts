@@ -77,5 +77,6 @@ export {
 export { FIRMWARE_PATH, firmwareCoapRoute, packageEtag, type FirmwareCoapRouteOptions } from './coap-route.js';
 export { FirmwareHttpServer, httpEtag, parseRange, type ByteRange, type FirmwareHttpOptions } from './http-download.js';
 export { packageSchemes, packageUri, type PackageScheme, type PackageUriConfig } from './package-uri.js';
+export * from './campaign-model.js';
 export * from './campaign.js';
 export { lwm2mCampaignDriver, registrationAttributes, type Lwm2mCampaignDriverOptions } from './campaign-driver.js';
