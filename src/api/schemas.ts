@@ -242,6 +242,62 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
     required: ['username', 'role'],
     properties: { username: { type: 'string' }, role: { type: 'string' }, via: { type: 'string' }, scope: { type: 'string' }, tokenId: { type: 'string' }, csrfToken: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
   },
+  DeviceCertificate: {
+    type: 'object',
+    required: ['serial', 'subject', 'notBefore', 'notAfter', 'issuedAt', 'revokedAt'],
+    properties: {
+      serial: { type: 'string' }, subject: { type: 'string' },
+      notBefore: { type: 'string', format: 'date-time' }, notAfter: { type: 'string', format: 'date-time' },
+      issuedAt: { type: ['string', 'null'], format: 'date-time' }, revokedAt: { type: ['string', 'null'], format: 'date-time' },
+    },
+  },
+  DeviceSecurity: {
+    type: 'object',
+    required: ['endpoint', 'mode', 'certificates', 'credentialCreatedAt', 'pendingRotation', 'registeredIdentity'],
+    properties: {
+      endpoint: { type: 'string' },
+      mode: { enum: ['psk', 'rpk', 'x509', null] },
+      pskIdentity: { type: 'string' },
+      rpkFingerprint: { type: 'string', description: 'SHA-256 of the SubjectPublicKeyInfo, hex.' },
+      certificate: { $ref: '#/components/schemas/DeviceCertificate' },
+      certificates: { type: 'array', items: { $ref: '#/components/schemas/DeviceCertificate' } },
+      credentialCreatedAt: { type: ['string', 'null'], format: 'date-time' },
+      pendingRotation: { type: 'boolean' },
+      registeredIdentity: { anyOf: [{ type: 'null' }, { type: 'object', required: ['mode', 'name'], properties: { mode: { enum: ['psk', 'rpk', 'x509'] }, name: { type: 'string' } } }] },
+    },
+  },
+  TimelineEntry: {
+    type: 'object',
+    required: ['time', 'kind', 'source', 'summary'],
+    properties: {
+      time: { type: 'string', format: 'date-time' }, kind: { type: 'string' },
+      source: { enum: ['audit', 'firmware', 'rotation', 'registration'] }, summary: { type: 'string', description: 'Text (may quote device strings).' },
+    },
+  },
+  DeviceCampaign: {
+    type: 'object',
+    required: ['campaignId', 'packageId', 'packageVersion', 'campaignState', 'state', 'attempts', 'updateResult', 'lastError', 'updatedAt'],
+    properties: {
+      campaignId: { type: 'integer' }, packageId: { type: 'string' }, packageVersion: { type: 'string' }, campaignState: { type: 'string' },
+      state: { type: 'string' }, attempts: { type: 'integer' }, updateResult: { type: ['integer', 'null'] }, lastError: { type: ['string', 'null'] },
+      updatedAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  ObjectDefinition: {
+    type: 'object',
+    required: ['id', 'name', 'version', 'multiple', 'mandatory', 'resources'],
+    properties: {
+      id: { type: 'integer' }, name: { type: 'string' }, version: { type: 'string' }, multiple: { type: 'boolean' }, mandatory: { type: 'boolean' },
+      resources: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'name', 'operations', 'multiple', 'mandatory', 'type'],
+          properties: { id: { type: 'integer' }, name: { type: 'string' }, operations: { type: 'string' }, multiple: { type: 'boolean' }, mandatory: { type: 'boolean' }, type: { type: 'string' }, units: { type: 'string' } },
+        },
+      },
+    },
+  },
 };
 
 /** Every route of the API. Keys are `METHOD url` with the URL exactly as registered with Fastify. */
@@ -498,5 +554,25 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
       before: str('Only entries with a smaller id (paging, newest first).', { pattern: DIGITS }),
     },
     responses: { 200: json('Matching requests, newest first.', arrayOf(ref('RequestAuditEntry'))) },
+  },
+  'GET /api/devices/:ep/security': {
+    summary: 'Security info of a device', tags: ['devices'], params: { ep: ENDPOINT },
+    description: 'Mode, PSK identity, RPK fingerprint, certificates issued to it, pending rotation: never a key. 404 when nothing is known.',
+    responses: { 200: json('Security info.', ref('DeviceSecurity')) },
+  },
+  'GET /api/devices/:ep/timeline': {
+    summary: 'Event timeline of a device', tags: ['devices'], params: { ep: ENDPOINT },
+    query: { limit: str('At most this many entries (default 100, at most 1000).', { pattern: DIGITS }) },
+    description: 'Credential audit events, firmware campaign and credential rotation history, the current registration; newest first.',
+    responses: { 200: json('Entries, newest first.', arrayOf(ref('TimelineEntry'))) },
+  },
+  'GET /api/devices/:ep/firmware': {
+    summary: 'Firmware campaign records of a device', tags: ['devices'], params: { ep: ENDPOINT },
+    query: { limit: str('At most this many records (default 100, at most 1000).', { pattern: DIGITS }) },
+    responses: { 200: json('Records, newest campaign first.', arrayOf(ref('DeviceCampaign'))) },
+  },
+  'GET /api/objects/:id': {
+    summary: 'An object definition of the model', tags: ['devices'], params: { id: str('Object id.', { pattern: '^\\d{1,5}$' }) },
+    responses: { 200: json('The definition.', ref('ObjectDefinition')) },
   },
 };

@@ -1,8 +1,13 @@
 /**
- * One device: its registration, the object tree from the registration's object links, and the operations read,
- * write, execute and observe. Notifications update observed values live. Whatever the device reports is text.
+ * One device: its registration, the object tree from the registration's object links, and every operation of
+ * LwM2M 1.1 Core §6.3/§6.4: read, write, execute (with arguments), create, delete, discover, write-attributes,
+ * composite read and observe, observe. Notifications update observed values live. Panels show security info,
+ * firmware state and the event timeline (device-panels.ts). Viewers get no button that changes the device.
+ * Whatever the device reports is text.
  */
 import { call, deviceUrl, HttpError } from './api.js';
+import { ATTRIBUTES, attributesBody, createForm, definitions, discoverText, typedValue } from './device-ops.js';
+import { firmwarePanel, securityPanel, timelinePanel } from './device-panels.js';
 import { h, replace } from './dom.js';
 import { subscribe } from './events.js';
 import { isNode, resourceText, responseText, type DeviceResponseJson, type InstanceJson, type NodeJson, type ResourceJson } from './format.js';
@@ -33,46 +38,45 @@ export function objectTree(reg: Pick<RegistrationJson, 'objectLinks' | 'rootPath
   return new Map([...tree.entries()].sort((a, b) => a[0] - b[0]));
 }
 
-/** A typed JSON value from the text of the value field. */
-function typedValue(type: string, text: string): string | number | boolean {
-  switch (type) {
-    case 'INTEGER':
-    case 'UNSIGNED_INTEGER':
-    case 'FLOAT':
-    case 'TIME': {
-      const n = Number(text);
-      if (text.trim() === '' || !Number.isFinite(n)) throw new Error(`"${text}" is not a number`);
-      return n;
-    }
-    case 'BOOLEAN':
-      if (/^(true|1)$/i.test(text)) return true;
-      if (/^(false|0)$/i.test(text)) return false;
-      throw new Error('a boolean is true or false');
-    default:
-      return text;
-  }
-}
-
 function normalize(path: string): string {
   const segs = path.split('/').filter((s) => s !== '');
   if (segs.length === 0 || segs.length > 4 || segs.some((s) => !/^\d+$/.test(s))) throw new Error(`"${path}" is not an LwM2M path like /3/0/0`);
   return `/${segs.map(Number).join('/')}`;
 }
 
-/** Renders the device page into `root`; returns the clean-up (closes the event stream). */
-export function renderDevice(root: HTMLElement, endpoint: string): () => void {
+type Op = 'read' | 'write' | 'execute' | 'observe' | 'cancel' | 'discover' | 'delete' | 'attributes';
+
+/** True for roles that may change a device (auth.ts: writes on /api/clients need operator). */
+export function canOperate(role: string | undefined): boolean {
+  return role === 'operator' || role === 'admin';
+}
+
+/**
+ * Renders the device page into `root` for a user of `role` (viewers get no write, execute, create, delete or
+ * write-attributes control); returns the clean-up (closes the event stream).
+ */
+export function renderDevice(root: HTMLElement, endpoint: string, role?: string): () => void {
+  const operator = canOperate(role);
   const types = new Map<string, string>();
   const observed = new Map<string, HTMLElement>();
+  /** Resource paths checked in the tree for a composite request. */
+  const selected = new Set<string>();
   const details = h('dl', { id: 'registration' });
   const status = h('p', { id: 'device-status', class: 'muted' });
   const tree = h('div', { id: 'object-tree' });
   const pathInput = h('input', { id: 'op-path', value: '/3/0/0', 'aria-label': 'Path', spellcheck: 'false' });
   const valueInput = h('input', { id: 'op-value', placeholder: 'value to write', 'aria-label': 'Value' });
   const typeSelect = h('select', { id: 'op-type', 'aria-label': 'Type' }, ...TYPES.map((t) => h('option', { value: t }, t)));
-  const argsInput = h('input', { id: 'op-args', placeholder: "execute arguments, e.g. 0='x'", 'aria-label': 'Execute arguments' });
+  const argsInput = h('input', { id: 'op-args', placeholder: "execute arguments, e.g. 0='x',1", 'aria-label': 'Execute arguments' });
+  const attrInputs = ATTRIBUTES.map((name) => h('input', { id: `attr-${name}`, class: 'attr', placeholder: name, 'aria-label': name, size: 6 }));
   const result = h('pre', { id: 'op-result', class: 'result', 'aria-live': 'polite' });
   const obsBody = h('tbody', { id: 'observations' });
+  const selection = h('span', { id: 'composite-selection', class: 'muted' }, 'no resource selected');
   const liveState = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
+  const security = securityPanel(endpoint);
+  const firmware = firmwarePanel(endpoint);
+  const timeline = timelinePanel(endpoint);
+  const definition = definitions();
   let seq = 0;
 
   const show = (text: string, ok: boolean): void => {
@@ -95,6 +99,15 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
     else walkResource(`/${segs.slice(0, -1).join('/')}`, node);
     if (node.kind !== 'obj' && node.kind !== 'instance' && types.has(path)) typeSelect.value = types.get(path)!;
   };
+  /** A composite answer or notification: `{"/3/0/1": node, ...}`. */
+  const learnAll = (content: unknown): void => {
+    if (typeof content !== 'object' || content === null || isNode(content)) return;
+    for (const [p, n] of Object.entries(content as Record<string, unknown>)) {
+      if (!isNode(n)) continue;
+      learn(p, n);
+      setObserved(p, n);
+    }
+  };
 
   const read = async (path: string): Promise<DeviceResponseJson> => {
     const { data } = await call<DeviceResponseJson>('GET', deviceUrl(endpoint, path));
@@ -102,7 +115,7 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
     return data;
   };
 
-  const op = async (kind: 'read' | 'write' | 'execute' | 'observe' | 'cancel'): Promise<void> => {
+  const op = async (kind: Op): Promise<void> => {
     let path: string;
     try {
       path = normalize(pathInput.value);
@@ -124,11 +137,23 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
       } else if (kind === 'execute') {
         const args = argsInput.value.trim();
         const { data } = await call<DeviceResponseJson>('POST', deviceUrl(endpoint, path), args === '' ? undefined : { args });
-        show(responseText(data, path), data.success);
+        show(`${responseText(data, path)}${args === '' ? '' : `\nwith arguments ${args}`}`, data.success);
       } else if (kind === 'observe') {
         const { data } = await call<DeviceResponseJson>('POST', deviceUrl(endpoint, path, '/observe'));
         show(responseText(data, path), data.success);
-        if (data.success) addObservation(path, data);
+        if (data.success) addObservation(path, isNode(data.content) ? data.content : undefined);
+      } else if (kind === 'discover') {
+        const { data } = await call<DeviceResponseJson>('GET', deviceUrl(endpoint, path, '/discover'));
+        show(discoverText(data), data.success);
+      } else if (kind === 'delete') {
+        if (path.split('/').filter((s) => s !== '').length !== 2) throw new Error('delete takes an instance path /object/instance');
+        const { data } = await call<DeviceResponseJson>('DELETE', deviceUrl(endpoint, path));
+        show(responseText(data, path), data.success);
+      } else if (kind === 'attributes') {
+        const fields: Record<string, string> = {};
+        ATTRIBUTES.forEach((name, i) => (fields[name] = attrInputs[i]!.value));
+        const { data } = await call<DeviceResponseJson>('PUT', deviceUrl(endpoint, path, '/attributes'), attributesBody(fields));
+        show(responseText(data, path), data.success);
       } else {
         const { data } = await call<{ cancelled: number }>('DELETE', deviceUrl(endpoint, path, '/observe'));
         show(`cancelled ${data.cancelled} observation(s) of ${path}`, true);
@@ -139,21 +164,49 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
     }
   };
 
-  const addObservation = (path: string, r: DeviceResponseJson): void => {
-    if (isNode(r.content)) learn(path, r.content);
+  const compositeUrl = (suffix = ''): string =>
+    `/api/clients/${encodeURIComponent(endpoint)}/composite${suffix}?paths=${encodeURIComponent([...selected].join(','))}`;
+  const composite = async (kind: 'read' | 'observe'): Promise<void> => {
+    if (selected.size === 0) return failed(new Error('check one or more resources in the object tree first'));
+    const paths = [...selected];
+    show(`composite ${kind} ${paths.join(', ')}…`, true);
+    try {
+      const { data } = await call<DeviceResponseJson>(kind === 'read' ? 'GET' : 'POST', compositeUrl(kind === 'read' ? '' : '/observe'));
+      show(responseText(data, ''), data.success);
+      if (!data.success) return;
+      if (kind === 'observe') for (const p of paths) addObservation(p, undefined, paths);
+      learnAll(data.content);
+    } catch (err) {
+      failed(err);
+    }
+  };
+
+  /** One row per observed path; `group` names the paths of a composite observation (cancelled together). */
+  const addObservation = (path: string, node: NodeJson | undefined, group?: string[]): void => {
+    if (node) learn(path, node);
     let cell = observed.get(path);
     if (cell === undefined) {
       cell = h('td', { class: 'live-value', 'data-observed': path });
       const when = h('td', { class: 'muted', 'data-observed-at': path });
       const cancel = h('button', { type: 'button', class: 'small' }, 'Cancel');
       cancel.addEventListener('click', () => {
-        pathInput.value = path;
-        void op('cancel');
+        if (group === undefined) {
+          pathInput.value = path;
+          void op('cancel');
+          return;
+        }
+        const url = `/api/clients/${encodeURIComponent(endpoint)}/composite/observe?paths=${encodeURIComponent(group.join(','))}`;
+        call<{ cancelled: number }>('DELETE', url)
+          .then(({ data }) => {
+            show(`cancelled ${data.cancelled} composite observation(s) of ${group.join(', ')}`, true);
+            group.forEach(removeObservation);
+          })
+          .catch(failed);
       });
-      obsBody.append(h('tr', { 'data-observation': path }, h('td', {}, path), cell, when, h('td', {}, cancel)));
+      obsBody.append(h('tr', { 'data-observation': path }, h('td', {}, path, group ? h('span', { class: 'muted' }, ' (composite)') : ''), cell, when, h('td', {}, cancel)));
       observed.set(path, cell);
     }
-    setObserved(path, isNode(r.content) ? r.content : undefined);
+    setObserved(path, node);
   };
   const removeObservation = (path: string): void => {
     observed.delete(path);
@@ -172,12 +225,20 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
     b.addEventListener('click', fn);
     return b;
   };
+  const small = (label: string, attrs: Record<string, string>, fn: () => void): HTMLButtonElement => {
+    const b = h('button', { type: 'button', class: 'small', ...attrs }, label);
+    b.addEventListener('click', fn);
+    return b;
+  };
+  const onPath = (path: string, kind: Op) => () => {
+    pathInput.value = path;
+    void op(kind);
+  };
 
   const instanceView = (oid: number, iid: number): HTMLElement => {
     const path = `/${oid}/${iid}`;
     const out = h('tbody', { 'data-resources-of': path });
-    const readBtn = h('button', { type: 'button', class: 'small', 'data-read': path }, `Read ${path}`);
-    readBtn.addEventListener('click', () => {
+    const readBtn = small(`Read ${path}`, { 'data-read': path }, () => {
       pathInput.value = path;
       read(path)
         .then((r) => {
@@ -186,18 +247,64 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
         })
         .catch(failed);
     });
-    return h('div', { class: 'instance' }, readBtn, h('table', { class: 'resources' }, out));
+    const controls = h('div', { class: 'row' }, readBtn, small('Discover', { 'data-discover': path }, onPath(path, 'discover')));
+    // Delete applies to instances of multiple-instance objects only (Core §5.4.6, the client answers 4.05 otherwise).
+    if (operator) {
+      void definition(oid).then((def) => {
+        if (!def?.multiple) return;
+        controls.append(small('Delete', { 'data-delete': path, class: 'small danger' }, () => {
+          if (confirm(`Delete ${path} on ${endpoint}?`)) onPath(path, 'delete')();
+        }));
+      });
+    }
+    return h('div', { class: 'instance', 'data-instance': path }, controls, h('table', { class: 'resources' }, out));
   };
 
   const resourceRow = (base: string, r: ResourceJson): HTMLTableRowElement => {
     const p = `${base}/${r.id}`;
-    const pick = h('button', { type: 'button', class: 'small' }, 'Select');
-    pick.addEventListener('click', () => {
+    const pick = small('Select', {}, () => {
       pathInput.value = p;
       typeSelect.value = r.type;
       valueInput.value = r.kind === 'multiResource' ? '' : resourceText(r);
     });
-    return h('tr', {}, h('td', {}, p), h('td', { 'data-value-of': p }, resourceText(r)), h('td', { class: 'muted' }, r.type), h('td', {}, pick));
+    const check = h('input', { type: 'checkbox', 'data-pick': p, 'aria-label': `Select ${p} for a composite request`, checked: selected.has(p) });
+    check.addEventListener('change', () => {
+      if (check.checked) selected.add(p);
+      else selected.delete(p);
+      selection.textContent = selected.size ? `selected: ${[...selected].join(', ')}` : 'no resource selected';
+    });
+    return h('tr', {}, h('td', {}, check), h('td', {}, p), h('td', { 'data-value-of': p }, resourceText(r)), h('td', { class: 'muted' }, r.type), h('td', {}, pick));
+  };
+
+  const objectView = (oid: number, iids: number[]): HTMLElement => {
+    const form = h('div', { class: 'create-slot', 'data-create-slot': oid });
+    const next = iids.length ? Math.max(...iids) + 1 : 0;
+    const controls = h('div', { class: 'row' }, small(`Discover /${oid}`, { 'data-discover': `/${oid}` }, onPath(`/${oid}`, 'discover')));
+    const name = h('span', {}, OBJECT_NAMES[oid] ?? `Object ${oid}`);
+    void definition(oid).then((def) => {
+      if (def && OBJECT_NAMES[oid] === undefined) name.textContent = def.name;
+    });
+    if (operator) {
+      void definition(oid).then((def) => {
+        if (!def?.multiple) return;
+        controls.append(small('New instance…', { 'data-create': String(oid) }, () => {
+          createForm(def, next, form, (body) => {
+            show(`create /${oid}…`, true);
+            call<DeviceResponseJson>('POST', deviceUrl(endpoint, `/${oid}`), body)
+              .then(({ data }) => {
+                show(`${responseText(data, `/${oid}`)}${data.location ? `\nlocation ${data.location}` : ''}`, data.success);
+                if (data.success) replace(form);
+              })
+              .catch(failed);
+          });
+        }));
+      });
+    }
+    return h('details', { open: true, class: 'object', 'data-object': oid },
+      h('summary', {}, `/${oid} `, name, iids.length ? '' : ' (no instances)'),
+      controls,
+      form,
+      ...iids.sort((a, b) => a - b).map((iid) => instanceView(oid, iid)));
   };
 
   const renderRegistration = (reg: RegistrationJson): void => {
@@ -209,11 +316,12 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
     ];
     replace(details, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
     const objects = objectTree(reg);
-    replace(tree, ...[...objects.entries()].map(([oid, iids]) =>
-      h('details', { open: true, class: 'object', 'data-object': oid },
-        h('summary', {}, `/${oid} ${OBJECT_NAMES[oid] ?? 'Object ' + oid}`, iids.length ? '' : ' (no instances)'),
-        ...iids.sort((a, b) => a - b).map((iid) => instanceView(oid, iid)),
-      )));
+    // Checked paths of instances that are gone are dropped.
+    for (const p of selected) {
+      const [oid, iid] = p.split('/').filter((x) => x !== '').map(Number);
+      if (!objects.get(oid!)?.includes(iid!)) selected.delete(p);
+    }
+    replace(tree, ...[...objects.entries()].map(([oid, iids]) => objectView(oid, iids)));
   };
 
   const loadRegistration = async (): Promise<void> => {
@@ -228,12 +336,19 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
     }
   };
 
-  const close = subscribe(['REGISTRATION', 'UPDATED', 'DEREGISTRATION', 'SLEEPING', 'AWAKE', 'NOTIFICATION'], (name, data) => {
+  const close = subscribe(['REGISTRATION', 'UPDATED', 'DEREGISTRATION', 'SLEEPING', 'AWAKE', 'NOTIFICATION', 'FIRMWARE'], (name, data) => {
+    timeline.live(name, data);
     if (name === 'NOTIFICATION') {
-      const n = data as { ep?: string; res?: string; val?: unknown };
-      if (n.ep !== endpoint || typeof n.res !== 'string' || !isNode(n.val)) return;
+      const n = data as { ep?: string; kind?: string; res?: string; val?: unknown };
+      if (n.ep !== endpoint || typeof n.res !== 'string') return;
+      if (n.kind === 'composite') return learnAll(n.val);
+      if (!isNode(n.val)) return;
       learn(n.res, n.val);
       setObserved(n.res, n.val);
+      return;
+    }
+    if (name === 'FIRMWARE') {
+      void firmware.loadRecords();
       return;
     }
     if (name === 'DEREGISTRATION') {
@@ -242,6 +357,7 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
       replace(obsBody);
       return;
     }
+    if (name === 'REGISTRATION') void security.load();
     void loadRegistration();
   }, endpoint, (open) => {
     liveState.textContent = open ? '● live' : 'reconnecting…';
@@ -250,21 +366,34 @@ export function renderDevice(root: HTMLElement, endpoint: string): () => void {
   replace(root,
     h('p', {}, h('a', { href: '#/devices', id: 'back' }, '‹ Devices')),
     h('section', { class: 'card' }, h('div', { class: 'row' }, h('h1', { id: 'device-title' }, endpoint), liveState), status, details),
-    h('section', { class: 'card' },
+    h('section', { class: 'card', id: 'operations' },
       h('h2', {}, 'Operations'),
       h('div', { class: 'row' }, pathInput,
         button('Read', 'op-read', () => void op('read')),
+        button('Discover', 'op-discover', () => void op('discover')),
         button('Observe', 'op-observe', () => void op('observe')),
-        button('Cancel observe', 'op-cancel', () => void op('cancel'))),
-      h('div', { class: 'row' }, valueInput, typeSelect, button('Write', 'op-write', () => void op('write'))),
-      h('div', { class: 'row' }, argsInput, button('Execute', 'op-execute', () => void op('execute'))),
+        button('Cancel observe', 'op-cancel', () => void op('cancel')),
+        operator && button('Delete instance', 'op-delete', () => void op('delete'))),
+      operator && h('div', { class: 'row' }, valueInput, typeSelect, button('Write', 'op-write', () => void op('write'))),
+      operator && h('div', { class: 'row' }, argsInput, button('Execute', 'op-execute', () => void op('execute'))),
+      operator && h('div', { class: 'row', id: 'attributes-row' }, ...attrInputs, button('Write attributes', 'op-attributes', () => void op('attributes'))),
+      h('div', { class: 'row' },
+        button('Read selected', 'composite-read', () => void composite('read')),
+        button('Observe selected', 'composite-observe', () => void composite('observe')),
+        selection),
       result,
       h('h3', {}, 'Observations'),
       h('table', {}, h('thead', {}, h('tr', {}, ...['Path', 'Value', 'Updated', ''].map((t) => h('th', {}, t)))), obsBody),
     ),
     h('section', { class: 'card' }, h('h2', {}, 'Objects'), tree),
+    security.element,
+    firmware.element,
+    timeline.element,
   );
   void loadRegistration();
+  void security.load();
+  void firmware.load();
+  void timeline.load();
   return () => {
     seq++;
     close();

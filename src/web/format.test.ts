@@ -22,3 +22,11 @@ test('nodes as text lines with their full paths; device strings stay as given', 
     'CONTENT(205)\n/3/0/14 = +01:00 (STRING)');
   assert.equal(responseText({ status: 'NOT_FOUND(404)', success: false }, '/3/0/99'), 'NOT_FOUND(404)');
 });
+
+test('a composite answer lists each node under its own path', () => {
+  const text = responseText({
+    status: 'CONTENT(205)', success: true,
+    content: { '/3/0/0': { kind: 'singleResource', id: 0, type: 'STRING', value: 'ACME' }, '/3/0/3': { kind: 'singleResource', id: 3, type: 'STRING', value: '1.0' } },
+  }, '');
+  assert.equal(text, 'CONTENT(205)\n/3/0/0 = ACME (STRING)\n/3/0/3 = 1.0 (STRING)');
+});

@@ -27,6 +27,8 @@ export interface DeviceResponseJson {
   success: boolean;
   content?: NodeJson | Record<string, NodeJson>;
   objectLinks?: { url: string; attributes: Record<string, string> }[];
+  /** Create: the new instance's path. */
+  location?: string;
   observationId?: string;
   errormessage?: string;
 }
@@ -66,7 +68,10 @@ export function responseText(r: DeviceResponseJson, path: string): string {
   const parent = path.split('/').filter((s) => s !== '').slice(0, -1);
   const prefix = parent.length ? `/${parent.join('/')}` : '';
   if (isNode(r.content)) lines.push(nodeText(r.content, prefix));
-  else if (r.content !== undefined) for (const [p, n] of Object.entries(r.content)) lines.push(`${p}: ${isNode(n) ? nodeText(n) : ''}`);
+  else if (r.content !== undefined) {
+    // Composite: `{"/3/0/1": node}`; each node's own id is the last segment of its path.
+    for (const [p, n] of Object.entries(r.content)) lines.push(isNode(n) ? nodeText(n, p.split('/').filter((s) => s !== '').slice(0, -1).map((s) => `/${s}`).join('')) : `${p}:`);
+  }
   if (r.objectLinks) lines.push(r.objectLinks.map((l) => `<${l.url}>${Object.entries(l.attributes).map(([k, v]) => `;${k}${v ? `=${v}` : ''}`).join('')}`).join(','));
   return lines.join('\n');
 }

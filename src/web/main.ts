@@ -64,7 +64,7 @@ function route(): void {
   }
   const m = /^\/devices\/(.+)$/.exec(path);
   if (m !== null) {
-    cleanup = renderDevice(app, decodeURIComponent(m[1]!));
+    cleanup = renderDevice(app, decodeURIComponent(m[1]!), session.role);
     return;
   }
   const q = new URLSearchParams(query);
