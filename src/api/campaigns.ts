@@ -16,6 +16,7 @@ import {
   type CampaignHistoryEntry,
   type CampaignSettings,
   type CampaignTarget,
+  type DeviceCampaignRecord,
   type FirmwareCampaignStatus,
   type FirmwareCampaignSummary,
 } from '../firmware/index.js';
@@ -31,6 +32,8 @@ export interface CampaignHost extends Pick<EventEmitter, 'on' | 'off'> {
   status(id: number): FirmwareCampaignStatus | undefined;
   list(limit?: number): FirmwareCampaignSummary[];
   device(id: number, endpoint: string): (CampaignDeviceStatus & { history: CampaignHistoryEntry[] }) | undefined;
+  deviceHistory(endpoint: string, limit?: number): (CampaignHistoryEntry & { campaignId: number })[];
+  deviceCampaigns(endpoint: string, limit?: number): DeviceCampaignRecord[];
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -6,7 +6,7 @@
  * any answer: devices show PSK identities only.
  */
 import type { FastifyInstance } from 'fastify';
-import { RotationError, type CampaignStatus, type CampaignSummary, type RotationTarget } from '../bootstrap/index.js';
+import { RotationError, type CampaignStatus, type CampaignSummary, type HistoryEntry, type RotationTarget } from '../bootstrap/index.js';
 import { AUDIT_KINDS, type AuditEvent, type AuditKind, type AuditLog, type AuditQuery } from '../store/index.js';
 import { ApiError } from './api-error.js';
 
@@ -15,6 +15,7 @@ export interface RotationHost {
   start(target: RotationTarget, o?: { concurrency?: number; maxAttempts?: number; actor?: string }): CampaignSummary;
   status(id: number): CampaignStatus | undefined;
   list(limit?: number): CampaignSummary[];
+  deviceHistory(endpoint: string, limit?: number): (HistoryEntry & { campaignId: number })[];
 }
 
 export interface CredentialsApiOptions {

@@ -6,7 +6,7 @@ import { RotationManager } from '../bootstrap/index.js';
 import { fingerprint, spkiOf } from '../dtls/rpk.js';
 import { CertificateAuthority, createCsr } from '../keys/index.js';
 import { AuditLog, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
-import { DeviceHistory } from './device-detail.js';
+import { FirmwareCampaignManager } from '../firmware/index.js';
 import { FakeServer, fakeRegistration, testModel } from './fake-server.js';
 import { createApi } from './index.js';
 
@@ -22,12 +22,13 @@ async function setup() {
   const security = new SecurityStore(store, box, { now: () => now });
   const audit = new AuditLog(store, { now: () => now });
   const ca = await CertificateAuthority.create({ store, box, now: () => new Date(now) });
-  // The rotation manager owns rotation_history; it is created here for its tables (no campaign runs).
+  // The managers own their history tables; they are created here for them (no campaign runs).
   const rotation = new RotationManager({ store, security, audit, driver: {} as never, now: () => now });
+  const campaigns = new FirmwareCampaignManager({ store, packages: {} as never, driver: {} as never, now: () => now });
   const server = new FakeServer();
   const app = await createApi({
     server, model: testModel(), apiToken: TOKEN, security,
-    credentials: { audit }, certificates: { ca, audit }, history: new DeviceHistory(store),
+    credentials: { audit, rotation }, certificates: { ca, audit }, campaigns,
   });
   return {
     app, store, security, audit, ca, server,
@@ -37,6 +38,7 @@ async function setup() {
     async close() {
       await app.close();
       await rotation.close();
+      await campaigns.close();
       store.close();
     },
   };
@@ -165,7 +167,7 @@ describe('GET /api/devices/:ep/timeline', () => {
 
       const fw = await get(s.app, '/api/devices/dev/firmware');
       assert.deepEqual(fw.body, [{
-        campaignId: 1, packageId: 'pkg-1', packageVersion: '2.0.0', campaignState: 'running', state: 'downloading', attempts: 0,
+        campaignId: 1, endpoint: 'dev', wave: 0, packageId: 'pkg-1', packageVersion: '2.0.0', campaignState: 'running', state: 'downloading', attempts: 0,
         updateResult: null, lastError: null, updatedAt: new Date(T0 + 3 * min).toISOString(),
       }]);
     } finally {

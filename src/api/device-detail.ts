@@ -5,13 +5,14 @@
  * `GET /api/objects/:id` (an object definition of the model, for the Create form).
  */
 import { X509Certificate } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fingerprint } from '../dtls/rpk.js';
 import type { IssuedCertificate } from '../keys/index.js';
 import type { Model } from '../lwm2m/index.js';
 import type { DeviceManagement } from '../server/types.js';
 import type { AuditLog, SecurityStore } from '../store/index.js';
+import type { FirmwareCampaignManager } from '../firmware/index.js';
+import type { RotationManager } from '../bootstrap/index.js';
 import { ApiError } from './api-error.js';
 import { param, type Query } from './params.js';
 
@@ -57,82 +58,11 @@ export interface TimelineEntryJson {
   summary: string;
 }
 
-/** One firmware campaign record of a device (GET /api/devices/:ep/firmware). */
-export interface DeviceCampaignJson {
-  campaignId: number;
-  packageId: string;
-  packageVersion: string;
-  campaignState: string;
-  state: string;
-  attempts: number;
-  updateResult: number | null;
-  lastError: string | null;
-  updatedAt: string;
-}
-
 /** A persisted history entry: epoch-ms time. */
-export interface HistoryEntry {
+interface HistoryEntry {
   time: number;
   kind: string;
   summary: string;
-}
-
-/**
- * Reads a device's firmware campaign and credential rotation records straight from the Warden database
- * (tables fw_campaign*, rotation_*): the managers own the writes, this only reads.
- */
-export class DeviceHistory {
-  private readonly db: Database.Database;
-
-  constructor(store: { readonly db: Database.Database }) {
-    this.db = store.db;
-  }
-
-  private has(table: string): boolean {
-    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
-  }
-
-  /** Firmware campaign state changes of `endpoint`, newest first. */
-  firmware(endpoint: string, limit: number): HistoryEntry[] {
-    if (!this.has('fw_campaign_history')) return [];
-    const rows = this.db
-      .prepare('SELECT campaign_id, time, from_state, to_state, detail FROM fw_campaign_history WHERE endpoint = ? ORDER BY time DESC, id DESC LIMIT ?')
-      .all(endpoint, limit) as { campaign_id: number; time: number; from_state: string; to_state: string; detail: string | null }[];
-    return rows.map((r) => ({
-      time: r.time,
-      kind: `firmware-${r.to_state}`,
-      summary: `firmware campaign ${r.campaign_id}: ${r.from_state} → ${r.to_state}${r.detail ? ` (${r.detail})` : ''}`,
-    }));
-  }
-
-  /** Credential rotation state changes of `endpoint`, newest first. */
-  rotations(endpoint: string, limit: number): HistoryEntry[] {
-    if (!this.has('rotation_history')) return [];
-    const rows = this.db
-      .prepare('SELECT campaign_id, time, from_state, to_state, note FROM rotation_history WHERE endpoint = ? ORDER BY time DESC, id DESC LIMIT ?')
-      .all(endpoint, limit) as { campaign_id: number; time: number; from_state: string; to_state: string; note: string | null }[];
-    return rows.map((r) => ({
-      time: r.time,
-      kind: `rotation-${r.to_state}`,
-      summary: `rotation campaign ${r.campaign_id}: ${r.from_state} → ${r.to_state}${r.note ? ` (${r.note})` : ''}`,
-    }));
-  }
-
-  /** The device's firmware campaign records, newest first. */
-  campaigns(endpoint: string, limit = 100): DeviceCampaignJson[] {
-    if (!this.has('fw_campaign_device')) return [];
-    const rows = this.db
-      .prepare(`SELECT d.campaign_id, c.package_id, c.package_version, c.state AS campaign_state, d.state, d.attempts, d.update_result, d.last_error, d.updated_at
-        FROM fw_campaign_device d JOIN fw_campaign c ON c.id = d.campaign_id WHERE d.endpoint = ? ORDER BY d.campaign_id DESC LIMIT ?`)
-      .all(endpoint, limit) as {
-        campaign_id: number; package_id: string; package_version: string; campaign_state: string; state: string;
-        attempts: number; update_result: number | null; last_error: string | null; updated_at: number;
-      }[];
-    return rows.map((r) => ({
-      campaignId: r.campaign_id, packageId: r.package_id, packageVersion: r.package_version, campaignState: r.campaign_state,
-      state: r.state, attempts: r.attempts, updateResult: r.update_result, lastError: r.last_error, updatedAt: new Date(r.updated_at).toISOString(),
-    }));
-  }
 }
 
 export interface DeviceDetailOptions {
@@ -141,7 +71,10 @@ export interface DeviceDetailOptions {
   security?: Pick<SecurityStore, 'get' | 'getPending' | 'getPendingRawPublicKey'>;
   ca?: { certificates(endpoint: string): IssuedCertificate[] };
   audit?: Pick<AuditLog, 'query'>;
-  history?: Pick<DeviceHistory, 'firmware' | 'rotations' | 'campaigns'>;
+  /** Firmware campaigns: a device's records and transitions. */
+  campaigns?: Pick<FirmwareCampaignManager, 'deviceHistory' | 'deviceCampaigns'>;
+  /** Credential rotations: a device's transitions. */
+  rotation?: Pick<RotationManager, 'deviceHistory'>;
 }
 
 /** A certificate's public facts; the subject comes from the DER (the CA's own records hold no subject column). */
@@ -190,8 +123,12 @@ export function deviceTimeline(endpoint: string, limit: number, opts: DeviceDeta
     const detail = e.detail ? ' ' + Object.entries(e.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ') : '';
     all.push({ time: e.time, kind: `credential-${e.kind}`, source: 'audit', summary: `credential ${e.kind} by ${e.actor}${detail}` });
   }
-  for (const e of opts.history?.firmware(endpoint, limit) ?? []) all.push({ ...e, source: 'firmware' });
-  for (const e of opts.history?.rotations(endpoint, limit) ?? []) all.push({ ...e, source: 'rotation' });
+  for (const e of opts.campaigns?.deviceHistory(endpoint, limit) ?? []) {
+    all.push({ time: e.time, kind: `firmware-${e.to}`, source: 'firmware', summary: `firmware campaign ${e.campaignId}: ${e.from} → ${e.to}${e.detail ? ` (${e.detail})` : ''}` });
+  }
+  for (const e of opts.rotation?.deviceHistory(endpoint, limit) ?? []) {
+    all.push({ time: e.time, kind: `rotation-${e.to}`, source: 'rotation', summary: `rotation campaign ${e.campaignId}: ${e.from} → ${e.to}${e.note ? ` (${e.note})` : ''}` });
+  }
   const reg = opts.server.getRegistration(endpoint);
   if (reg) {
     all.push({ time: reg.registeredAt, kind: 'registered', source: 'registration', summary: `registered (id ${reg.registrationId}) from ${reg.address}:${reg.port}${reg.secure ? ' over DTLS' : ''}` });
@@ -229,7 +166,8 @@ export function deviceDetailRoutes(app: FastifyInstance, opts: DeviceDetailOptio
 
   app.get('/api/devices/:ep/timeline', async (req: EpRequest) => deviceTimeline(req.params.ep, limitParam(req.query), opts));
 
-  app.get('/api/devices/:ep/firmware', async (req: EpRequest) => opts.history?.campaigns(req.params.ep, limitParam(req.query)) ?? []);
+  app.get('/api/devices/:ep/firmware', async (req: EpRequest) =>
+    (opts.campaigns?.deviceCampaigns(req.params.ep, limitParam(req.query)) ?? []).map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })));
 
   app.get('/api/objects/:id', async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const def = /^\d{1,5}$/.test(req.params.id) ? opts.model.object(Number(req.params.id)) : undefined;

@@ -162,6 +162,8 @@ test('SSE: campaign progress as CAMPAIGN (unfiltered streams) and FIRMWARE (the 
     status: () => undefined,
     list: () => [],
     device: () => undefined,
+    deviceHistory: () => [],
+    deviceCampaigns: () => [],
   });
   const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, campaigns });
   await app.listen({ port: 0, host: '127.0.0.1' });

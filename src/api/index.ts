@@ -19,7 +19,7 @@ import { campaignsRoutes, type CampaignHost } from './campaigns.js';
 import { firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
 import type { ApiTokenStore, RequestAudit, SecurityStore, SessionStore, UserStore } from '../store/index.js';
 import { requestAuditRoutes } from './request-audit.js';
-import { deviceDetailRoutes, type DeviceHistory } from './device-detail.js';
+import { deviceDetailRoutes } from './device-detail.js';
 import { AJV_OPTIONS, installSchemas, openApiRoute } from './openapi.js';
 import { countDeviceRequests, Metrics, metricsRoutes } from './metrics.js';
 import { CONSOLE_PUBLIC_ROUTES, consoleRoutes, hasConsole } from './static.js';
@@ -39,7 +39,7 @@ export { Metrics, countDeviceRequests, DURATION_BUCKETS, METRICS_CONTENT_TYPE, t
 export { buildOpenApi, describeValidationError, installSchemas, openApiRoute, routeRegistryOf, RouteRegistry, SESSION_COOKIE, type RegisteredRoute } from './openapi.js';
 export { ROUTE_SCHEMAS, COMPONENT_SCHEMAS, type RouteSpec, type JsonSchema } from './schemas.js';
 export { CONSOLE_CSP, CONSOLE_PUBLIC_ROUTES, consoleRoutes, defaultWebRoot, hasConsole } from './static.js';
-export { DeviceHistory, deviceDetailRoutes, deviceSecurity, deviceTimeline, deviceCertificateToJson, type DeviceDetailOptions, type DeviceSecurityJson, type TimelineEntryJson, type DeviceCampaignJson } from './device-detail.js';
+export { deviceDetailRoutes, deviceSecurity, deviceTimeline, deviceCertificateToJson, type DeviceDetailOptions, type DeviceSecurityJson, type TimelineEntryJson } from './device-detail.js';
 export { certificateToJson, type CertificateHost, type CertificateJson, type CertificatesApiOptions, type RevokeJson } from './certificates.js';
 
 /** Request bodies above 1 MiB are refused with 413. */
@@ -65,8 +65,6 @@ export interface ApiOptions {
   campaigns?: CampaignHost;
   /** The firmware repository: serves /api/firmware (upload, list, show, remove) when given. */
   firmware?: FirmwareApiOptions;
-  /** Firmware campaign and rotation history per device (the device page's timeline and firmware records). */
-  history?: Pick<DeviceHistory, 'firmware' | 'rotations' | 'campaigns'>;
   /** Users, console sessions and API tokens: serves /api/login, /api/logout, /api/me, /api/users, /api/tokens when given. */
   access?: AccessOptions;
   /** Where /metrics counts go (the CLI shares one with its DTLS servers); default: a new one. */
@@ -208,7 +206,8 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     ...(opts.security ? { security: opts.security } : {}),
     ...(opts.certificates ? { ca: opts.certificates.ca } : {}),
     ...(opts.credentials?.audit ? { audit: opts.credentials.audit } : {}),
-    ...(opts.history ? { history: opts.history } : {}),
+    ...(opts.campaigns ? { campaigns: opts.campaigns } : {}),
+    ...(opts.credentials?.rotation ? { rotation: opts.credentials.rotation } : {}),
   });
   if (access) {
     const accessLog = log.child({ component: 'auth' });

@@ -280,7 +280,7 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
     properties: {
       campaignId: { type: 'integer' }, packageId: { type: 'string' }, packageVersion: { type: 'string' }, campaignState: { type: 'string' },
       state: { type: 'string' }, attempts: { type: 'integer' }, updateResult: { type: ['integer', 'null'] }, lastError: { type: ['string', 'null'] },
-      updatedAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' }, endpoint: { type: 'string' }, wave: { type: 'integer' },
     },
   },
   ObjectDefinition: {

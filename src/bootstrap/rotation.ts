@@ -112,6 +112,12 @@ export interface HistoryEntry {
   note: string | null;
 }
 
+interface HistoryRow { campaign_id: number; endpoint: string; time: number; from_state: DeviceRotationState; to_state: DeviceRotationState; note: string | null }
+
+function historyEntry(r: HistoryRow): HistoryEntry {
+  return { endpoint: r.endpoint, time: r.time, from: r.from_state, to: r.to_state, note: r.note };
+}
+
 export interface RotationOptions {
   store: { readonly db: Database.Database };
   security: SecurityStore;
@@ -178,7 +184,9 @@ CREATE TABLE IF NOT EXISTS rotation_history (
   to_state TEXT NOT NULL,
   note TEXT
 );
-CREATE INDEX IF NOT EXISTS rotation_history_device ON rotation_history(campaign_id, endpoint);
+-- By endpoint first: one campaign's device and a device's whole history (its timeline) both use it.
+DROP INDEX IF EXISTS rotation_history_device;
+CREATE INDEX IF NOT EXISTS rotation_history_endpoint ON rotation_history(endpoint, campaign_id);
 `;
 
 const TRANSITIONS: Readonly<Record<DeviceRotationState, readonly DeviceRotationState[]>> = {
@@ -261,6 +269,7 @@ export class RotationManager extends EventEmitter {
       update: db.prepare('UPDATE rotation_device SET state = ?, attempts = ?, next_at = ?, new_identity = ?, last_error = ?, updated_at = ? WHERE campaign_id = ? AND endpoint = ?'),
       history: db.prepare('INSERT INTO rotation_history (campaign_id, endpoint, time, from_state, to_state, note) VALUES (?, ?, ?, ?, ?, ?)'),
       historyOf: db.prepare('SELECT * FROM rotation_history WHERE campaign_id = ? AND endpoint = ? ORDER BY id'),
+      deviceHistory: db.prepare('SELECT * FROM rotation_history WHERE endpoint = ? ORDER BY id DESC LIMIT ?'),
     };
   }
 
@@ -319,9 +328,12 @@ export class RotationManager extends EventEmitter {
 
   /** A device's state transitions in a campaign, oldest first. */
   history(id: number, endpoint: string): HistoryEntry[] {
-    return (this.stmt.historyOf.all(id, endpoint) as { endpoint: string; time: number; from_state: DeviceRotationState; to_state: DeviceRotationState; note: string | null }[]).map(
-      (r) => ({ endpoint: r.endpoint, time: r.time, from: r.from_state, to: r.to_state, note: r.note }),
-    );
+    return (this.stmt.historyOf.all(id, endpoint) as HistoryRow[]).map(historyEntry);
+  }
+
+  /** A device's transitions in every campaign, newest first. */
+  deviceHistory(endpoint: string, limit = 100): (HistoryEntry & { campaignId: number })[] {
+    return (this.stmt.deviceHistory.all(endpoint, limit) as HistoryRow[]).map((r) => ({ campaignId: r.campaign_id, ...historyEntry(r) }));
   }
 
   /** Stops every worker where it stands (state stays in the database for `resume`). */

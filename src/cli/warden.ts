@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { countDeviceRequests, createApi, defaultWebRoot, DeviceHistory, Metrics } from '../api/index.js';
+import { countDeviceRequests, createApi, defaultWebRoot, Metrics } from '../api/index.js';
 import { BootstrapServer, bootstrapPskLookup, lwm2mRotationDriver, RotationManager, type FactoryKeys } from '../bootstrap/index.js';
 import { FirmwareCampaignManager, lwm2mCampaignDriver, type CampaignPackages, FirmwareHttpServer, FirmwareRepository, firmwareCoapRoute, packageSchemes, packageUri, type PackageScheme, type PackageUriConfig } from '../firmware/index.js';
 import { CertificateAuthority, FactoryKeyDeriver, type IssuedCertificate, type KeyStore } from '../keys/index.js';
@@ -247,7 +247,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     requestAudit,
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
     webRoot: o.webRoot ?? defaultWebRoot(),
-    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics, history: new DeviceHistory(store),
+    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
     firmware: {
       repository: firmware,
       uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),

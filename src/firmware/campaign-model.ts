@@ -104,6 +104,14 @@ export interface FirmwareCampaignStatus extends FirmwareCampaignSummary {
   devices: CampaignDeviceStatus[];
 }
 
+/** One campaign that included a device, and where the device stands in it. */
+export interface DeviceCampaignRecord extends CampaignDeviceStatus {
+  campaignId: number;
+  packageId: string;
+  packageVersion: string;
+  campaignState: FirmwareCampaignState;
+}
+
 export interface CampaignHistoryEntry {
   endpoint: string;
   time: number;

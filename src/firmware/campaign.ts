@@ -20,7 +20,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type Database from 'better-sqlite3';
 import {
-  type CampaignDeviceStatus, type CampaignDriver, CampaignError, type CampaignHistoryEntry, type CampaignPackages, type CampaignSettings, type CampaignTarget, DEFAULT_CAMPAIGN_SETTINGS, DEVICE_FIRMWARE_STATES, type DeviceFirmwareState, DeviceStepError, type FirmwareCampaignState, type FirmwareCampaignStatus, type FirmwareCampaignSummary, type FirmwareReading, type WaveTally, checkFirmwareTransition, evaluateCampaign, globMatch, isTerminalDeviceState, planWaves, resultText, validateSettings, validateTarget,
+  type CampaignDeviceStatus, type CampaignDriver, CampaignError, type CampaignHistoryEntry, type DeviceCampaignRecord, type CampaignPackages, type CampaignSettings, type CampaignTarget, DEFAULT_CAMPAIGN_SETTINGS, DEVICE_FIRMWARE_STATES, type DeviceFirmwareState, DeviceStepError, type FirmwareCampaignState, type FirmwareCampaignStatus, type FirmwareCampaignSummary, type FirmwareReading, type WaveTally, checkFirmwareTransition, evaluateCampaign, globMatch, isTerminalDeviceState, planWaves, resultText, validateSettings, validateTarget,
 } from './campaign-model.js';
 
 export interface CampaignOptions {
@@ -126,6 +126,9 @@ export class FirmwareCampaignManager extends EventEmitter {
       cancelRest: db.prepare("SELECT * FROM fw_campaign_device WHERE campaign_id = ? AND state NOT IN ('succeeded', 'failed', 'cancelled')"),
       history: db.prepare('INSERT INTO fw_campaign_history (campaign_id, endpoint, time, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)'),
       historyOf: db.prepare('SELECT * FROM fw_campaign_history WHERE campaign_id = ? AND endpoint = ? ORDER BY id'),
+      deviceHistory: db.prepare('SELECT * FROM fw_campaign_history WHERE endpoint = ? ORDER BY id DESC LIMIT ?'),
+      deviceCampaigns: db.prepare(`SELECT d.*, c.package_id, c.package_version, c.state AS campaign_state FROM fw_campaign_device d
+        JOIN fw_campaign c ON c.id = d.campaign_id WHERE d.endpoint = ? ORDER BY d.campaign_id DESC LIMIT ?`),
     };
   }
 
@@ -281,9 +284,19 @@ export class FirmwareCampaignManager extends EventEmitter {
   device(id: number, endpoint: string): (CampaignDeviceStatus & { history: CampaignHistoryEntry[] }) | undefined {
     const d = this.stmt.device.get(id, endpoint) as DeviceRow | undefined;
     if (!d) return undefined;
-    const history = (this.stmt.historyOf.all(id, endpoint) as { endpoint: string; time: number; from_state: DeviceFirmwareState; to_state: DeviceFirmwareState; detail: string | null }[])
-      .map((r) => ({ endpoint: r.endpoint, time: r.time, from: r.from_state, to: r.to_state, detail: r.detail }));
+    const history = (this.stmt.historyOf.all(id, endpoint) as HistoryRow[]).map(historyEntry);
     return { ...toDevice(d), history };
+  }
+
+  /** A device's transitions in every campaign, newest first. */
+  deviceHistory(endpoint: string, limit = 100): (CampaignHistoryEntry & { campaignId: number })[] {
+    return (this.stmt.deviceHistory.all(endpoint, limit) as HistoryRow[]).map((r) => ({ campaignId: r.campaign_id, ...historyEntry(r) }));
+  }
+
+  /** The campaigns that included a device and where it stands in each, newest campaign first. */
+  deviceCampaigns(endpoint: string, limit = 100): DeviceCampaignRecord[] {
+    return (this.stmt.deviceCampaigns.all(endpoint, limit) as (DeviceRow & { package_id: string; package_version: string; campaign_state: FirmwareCampaignState })[])
+      .map((r) => ({ campaignId: r.campaign_id, packageId: r.package_id, packageVersion: r.package_version, campaignState: r.campaign_state, ...toDevice(r) }));
   }
 
   /** Stops every worker where it stands; the database keeps the state for `resume`. */
@@ -597,6 +610,12 @@ export class FirmwareCampaignManager extends EventEmitter {
     this.emit('device', { campaignId: c.id, ...toDevice(next) });
     return next;
   }
+}
+
+interface HistoryRow { campaign_id: number; endpoint: string; time: number; from_state: DeviceFirmwareState; to_state: DeviceFirmwareState; detail: string | null }
+
+function historyEntry(r: HistoryRow): CampaignHistoryEntry {
+  return { endpoint: r.endpoint, time: r.time, from: r.from_state, to: r.to_state, detail: r.detail };
 }
 
 function toDevice(r: DeviceRow): CampaignDeviceStatus {

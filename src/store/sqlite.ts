@@ -113,7 +113,9 @@ CREATE TABLE IF NOT EXISTS fw_campaign_history (
   to_state TEXT NOT NULL,
   detail TEXT
 );
-CREATE INDEX IF NOT EXISTS fw_campaign_history_device ON fw_campaign_history(campaign_id, endpoint);
+-- By endpoint first: one campaign's device and a device's whole history (its timeline) both use it.
+DROP INDEX IF EXISTS fw_campaign_history_device;
+CREATE INDEX IF NOT EXISTS fw_campaign_history_endpoint ON fw_campaign_history(endpoint, campaign_id);
 CREATE TABLE IF NOT EXISTS firmware_package (
   id TEXT PRIMARY KEY,
   vendor TEXT NOT NULL,
