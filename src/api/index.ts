@@ -10,6 +10,8 @@ import { sessionRoutes } from './sessions.js';
 import { tokenRoutes } from './tokens.js';
 import { userRoutes } from './users.js';
 import { registerClientRoutes } from './clients.js';
+import { deviceRoutes } from './devices.js';
+import type { DeviceInventory } from '../server/inventory.js';
 import { registerEvents } from './events.js';
 import { securityRoutes } from './security.js';
 import { bootstrapRoutes, type BootstrapApiHost } from './bootstrap.js';
@@ -33,6 +35,7 @@ export { statusName, deviceResponseToJson, linksToJson, type DeviceResponseJson,
 export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson } from './events.js';
 export * from './node-json.js';
 export { registrationToJson, type RegistrationJson } from './registration-json.js';
+export { deviceRoutes, deviceToJson, deviceQueryOf, SECURITY_MODE_FILTERS, type DeviceJson, type DeviceRoutesOptions } from './devices.js';
 export { firmwareApiError, firmwarePackageToJson, firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
 export { campaignRequestFromJson, campaignsRoutes, type CampaignHost } from './campaigns.js';
 export { Metrics, countDeviceRequests, DURATION_BUCKETS, METRICS_CONTENT_TYPE, type CampaignSource } from './metrics.js';
@@ -53,6 +56,8 @@ export interface ApiOptions {
   logger?: Logger;
   /** SSE comment heartbeat period, ms (default 15 000). */
   heartbeatMs?: number;
+  /** The device inventory: serves /api/devices when given. */
+  inventory?: DeviceInventory;
   /** Device security info: serves /api/security/clients when given. */
   security?: SecurityStore;
   /** The bootstrap server: serves /api/bootstrap when given. */
@@ -195,6 +200,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   if (webRoot !== undefined) consoleRoutes(app, { root: webRoot });
   registerClientRoutes(app, { server: countDeviceRequests(server, metrics, 'api'), model, isSleeping });
   registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs, ...(opts.campaigns ? { campaigns: opts.campaigns } : {}) });
+  if (opts.inventory) deviceRoutes(app, { inventory: opts.inventory, isSleeping });
   if (opts.security) securityRoutes(app, { security: opts.security });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
   if (opts.credentials) credentialsRoutes(app, opts.credentials);

@@ -18,7 +18,7 @@ async function fullApi(): Promise<{ app: FastifyInstance; fake: FakeServer }> {
   fake.add(fakeRegistration('dev1'));
   const opts: ApiOptions = {
     server: fake, model: testModel(), apiToken: TOKEN,
-    security: stub, bootstrap: { configs: stub, bootstrap: async () => true },
+    security: stub, inventory: stub, bootstrap: { configs: stub, bootstrap: async () => true },
     credentials: { rotation: stub, audit: stub }, certificates: { ca: stub, audit: stub },
     campaigns: stub, firmware: { repository: stub }, requestAudit: stub,
   };

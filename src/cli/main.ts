@@ -56,6 +56,7 @@ interface ServerFlags {
   firmwareHttpCert?: string;
   firmwareHttpKey?: string;
   publicHost?: string;
+  inventoryRead: boolean;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -92,6 +93,7 @@ function serverOptions(cmd: Command): Command {
     .option('--firmware-http-cert <file>', 'certificate chain (PEM) for the firmware download listener: it speaks HTTPS')
     .option('--firmware-http-key <file>', 'private key (PEM) for --firmware-http-cert')
     .option('--public-host <host>', 'host name devices reach this server by, in firmware Package URIs (default: the --dm-uri host, else --coap-host unless 0.0.0.0, else 127.0.0.1)')
+    .option('--no-inventory-read', 'do not read each newly registered device\'s firmware version (/3/0/3) for the device list')
     .option('--log-level <level>', 'debug, info, warn or error', 'info');
 }
 
@@ -129,6 +131,7 @@ async function runServer(flags: ServerFlags, devices: number): Promise<void> {
       httpTls: tlsFiles(flags.firmwareHttpCert, flags.firmwareHttpKey, '--firmware-http-cert and --firmware-http-key'),
       publicHost: flags.publicHost,
     },
+    inventoryRead: flags.inventoryRead,
   });
   const clients: Lwm2mClient[] = [];
   for (let i = 1; i <= devices; i++) {

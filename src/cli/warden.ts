@@ -14,8 +14,8 @@ import { generateKeyPairSync, createPrivateKey, createPublicKey, X509Certificate
 import { isIP } from 'node:net';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
-import { estHandler, Lwm2mServer, type Registration } from '../server/index.js';
-import { ApiTokenStore, AuditLog, RequestAudit, DtlsSessionStore, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
+import { collectFirmwareFacts, DeviceInventory, estHandler, Lwm2mServer, type Registration } from '../server/index.js';
+import { ApiTokenStore, AuditLog, DeviceFactsStore, DtlsSessionStore, RequestAudit, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
 import { FACTORY_MASTER_LABEL, openKeyStore, type KeysCliIo } from './keys.js';
@@ -53,6 +53,8 @@ export interface WardenOptions {
   campaignPackages?: CampaignPackages;
   /** The built web console served at / (default: dist/web beside the compiled server; none if not built). */
   webRoot?: string;
+  /** Read /3/0/3 of every newly registered device for the device inventory (default true; CLI --no-inventory-read). */
+  inventoryRead?: boolean;
   /** Options of the campaign driver (tests: short polls). */
   campaignDriver?: { requestTimeout?: number; queueTimeout?: number; pollInterval?: number };
 }
@@ -100,6 +102,10 @@ export interface Warden {
   bootstrapPort?: number;
   bootstrapsPort?: number;
   security: SecurityStore;
+  /** Firmware facts learned from devices (/3/0/3, /5/0/3, /5/0/5). */
+  deviceFacts: DeviceFactsStore;
+  /** Known devices, for GET /api/devices. */
+  inventory: DeviceInventory;
   campaigns: FirmwareCampaignManager;
   firmware: FirmwareRepository;
   /** Bound port of the HTTP(S) download listener, if one runs. */
@@ -158,6 +164,9 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     logger: o.logger.child({ layer: 'server' }),
     ...(o.coap ? { coap: o.coap } : {}),
   });
+  const deviceFacts = new DeviceFactsStore(store);
+  const stopFacts = collectFirmwareFacts(server, deviceFacts, { logger: o.logger.child({ layer: 'inventory' }), inventoryRead: o.inventoryRead ?? true });
+  const inventory = new DeviceInventory({ server, security, facts: deviceFacts });
   server.on('registered', (reg: Registration) => {
     if (reg.identity) audit.usedFirst(reg.endpoint, reg.identity.name);
   });
@@ -247,7 +256,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     requestAudit,
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
     webRoot: o.webRoot ?? defaultWebRoot(),
-    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
+    server, model, apiToken: token, security, inventory, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
     firmware: {
       repository: firmware,
       uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),
@@ -287,6 +296,8 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     bootstrapPort: boot?.port,
     bootstrapsPort: boot?.securePort,
     security,
+    deviceFacts,
+    inventory,
     campaigns,
     firmware,
     firmwareHttpPort: firmwareHttp?.port,
@@ -304,6 +315,8 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
         sessions.save(dtls.exportSessions());
         await dtls.close({ notify: false });
       }
+      stopFacts();
+      inventory.close();
       await server.close();
       store.close();
     },

@@ -3,3 +3,5 @@ export { Registration, parseRegistrationParams, SUPPORTED_VERSIONS, DEFAULT_LIFE
 export { ServerError } from './error.js';
 export type * from './types.js';
 export { estHandler, type EstHandlerOptions } from './est.js';
+export { DeviceInventory, securityModeOf, type DeviceInventoryOptions, type InventoryEntry, type InventoryQuery, type InventorySecurityMode } from './inventory.js';
+export { collectFirmwareFacts, firmwareFactsOf, type FirmwareFactsOptions } from './firmware-facts.js';

@@ -41,6 +41,7 @@ import type {
   DeviceResponse,
   Notification,
   ObservationInfo,
+  ReadData,
   RequestOpts,
   WriteOpts,
 } from './types.js';
@@ -404,7 +405,9 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   async read(endpoint: string, path: Lwm2mPath, opts: RequestOpts = {}): Promise<DeviceResponse> {
     const options = opts.format !== undefined ? [uintOption(OptionNumber.Accept, opts.format)] : [];
     const { reg, res } = await this.send(endpoint, path, { code: GET, options }, opts);
-    return this.contentResponse(reg, path, res);
+    const out = this.contentResponse(reg, path, res);
+    if (out.content !== undefined && this.listenerCount('read') > 0) this.emit('read', { endpoint, path, content: out.content } satisfies ReadData);
+    return out;
   }
 
   async discover(endpoint: string, path: Lwm2mPath, opts: RequestOpts = {}): Promise<DeviceResponse> {
@@ -463,7 +466,9 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
   async readComposite(endpoint: string, paths: Lwm2mPath[], opts: RequestOpts & { requestFormat?: number } = {}): Promise<DeviceResponse> {
     const req = this.compositeRequest(endpoint, paths, opts);
     const { reg, res } = await this.send(endpoint, Lwm2mPath.root(), req, opts);
-    return this.compositeResponse(reg, res);
+    const out = this.compositeResponse(reg, res);
+    if (out.contents !== undefined && this.listenerCount('read') > 0) this.emit('read', { endpoint, contents: out.contents } satisfies ReadData);
+    return out;
   }
 
   async writeComposite(endpoint: string, nodes: PathNode[], opts: RequestOpts = {}): Promise<DeviceResponse> {
@@ -535,6 +540,9 @@ export class Lwm2mServer extends EventEmitter implements DeviceManagement {
     this.heard(reg, this.now());
     const res = observation.response;
     const result = composite ? this.compositeResponse(reg, res) : this.contentResponse(reg, target, res);
+    if ((result.content !== undefined || result.contents !== undefined) && this.listenerCount('read') > 0) {
+      this.emit('read', { endpoint, path: composite ? undefined : target, content: result.content, contents: result.contents } satisfies ReadData);
+    }
     if (res.code !== ResponseCode.Content || !res.options.some((o) => o.number === OptionNumber.Observe)) {
       void observation.cancel(false);
       return result;

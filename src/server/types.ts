@@ -76,6 +76,14 @@ export interface SendData {
   readonly contents: PathNode[];
 }
 
+/** A successful Read, Read-Composite or Observe's first answer ('read' event): `path` and `content`, or `contents`. */
+export interface ReadData {
+  readonly endpoint: string;
+  readonly path?: Lwm2mPath;
+  readonly content?: LwM2mNode;
+  readonly contents?: PathNode[];
+}
+
 export interface ObservationInfo {
   readonly observationId: string;
   readonly endpoint: string;
@@ -89,7 +97,8 @@ export type ServerErrorCode = 'NOT_REGISTERED' | 'TIMEOUT' | 'INVALID_REQUEST' |
 
 /**
  * Events: 'registered' (reg), 'updated' (reg, previous), 'deregistered' (reg, reason: 'deregister' | 'expired' | 'replaced'),
- * 'awake' (reg), 'sleeping' (reg), 'notification' (Notification), 'send' (SendData).
+ * 'awake' (reg), 'sleeping' (reg), 'notification' (Notification), 'send' (SendData), 'read' (ReadData; emitted only
+ * while someone listens).
  */
 export interface DeviceManagement extends EventEmitter {
   /** Registered devices; with `search`, those whose endpoint name contains it. */

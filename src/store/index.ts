@@ -8,3 +8,4 @@ export { UserStore, UserStoreError, ROLES, roleAtLeast, weakerRole, isRole, type
 export { SessionStore, DEFAULT_SESSION_LIMITS, type Session, type SessionLimits } from './api-sessions.js';
 export { ApiTokenStore, TOKEN_SCOPES, TOKEN_PREFIX, SCOPE_ROLE, isTokenScope, parseLifetime, type ApiToken, type TokenGrant, type TokenScope } from './api-tokens.js';
 export { hashPassword, verifyPassword, checkPasswordPolicy, DEFAULT_SCRYPT, MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH, type ScryptParams } from './password.js';
+export { DeviceFactsStore, type DeviceFirmware, type FirmwareFacts } from './device-facts.js';

@@ -216,7 +216,20 @@ export class SecurityStore {
    */
   add(info: NewSecurityInfo): SecurityInfo {
     validateSecurityInfo(info);
-    return this.addTx(info);
+    return this.changed(this.addTx(info));
+  }
+
+  private readonly watchers = new Set<(endpoint: string) => void>();
+
+  /** Calls `fn` with the endpoint after every add, promotion and removal of a current credential; returns the unsubscribe. */
+  watch(fn: (endpoint: string) => void): () => void {
+    this.watchers.add(fn);
+    return () => void this.watchers.delete(fn);
+  }
+
+  private changed<T extends SecurityInfo | undefined>(info: T): T {
+    if (info) for (const w of this.watchers) w(info.endpoint);
+    return info;
   }
 
   private addNow(info: NewSecurityInfo): SecurityInfo {
@@ -258,7 +271,10 @@ export class SecurityStore {
     this.stmt.pendingRemove.run(endpoint);
     this.stmt.pendingRpkRemove.run(endpoint);
     const removed = this.stmt.remove.run(endpoint).changes > 0;
-    if (removed) this.onRemoved?.(endpoint);
+    if (removed) {
+      this.onRemoved?.(endpoint);
+      for (const w of this.watchers) w(endpoint);
+    }
     return removed;
   }
 
@@ -292,7 +308,7 @@ export class SecurityStore {
 
   /** Makes the pending PSK the current one and forgets the old one, in one transaction. Undefined if none pending. */
   promotePending(endpoint: string): SecurityInfo | undefined {
-    return this.promoteTx(endpoint);
+    return this.changed(this.promoteTx(endpoint));
   }
 
   /** Drops the pending PSK (the current one stays); false if there was none. */
@@ -324,7 +340,7 @@ export class SecurityStore {
 
   /** Makes the pending raw public key the current one and forgets the old one, in one transaction. */
   promotePendingRawPublicKey(endpoint: string): SecurityInfo | undefined {
-    return this.promoteRpkTx(endpoint);
+    return this.changed(this.promoteRpkTx(endpoint));
   }
 
   /** The endpoint's info, with its PSK key opened unless `withKey` is false. */

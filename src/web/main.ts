@@ -67,8 +67,7 @@ function route(): void {
     cleanup = renderDevice(app, decodeURIComponent(m[1]!), session.role);
     return;
   }
-  const q = new URLSearchParams(query);
-  cleanup = renderDevices(app, { search: q.get('search') ?? '', offset: Math.max(0, Number(q.get('offset')) || 0) });
+  cleanup = renderDevices(app, new URLSearchParams(query));
 }
 
 onUnauthorized(() => {
