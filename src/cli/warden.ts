@@ -96,6 +96,8 @@ export interface Warden {
   bootstrapsPort?: number;
   security: SecurityStore;
   campaigns: FirmwareCampaignManager;
+  /** Credential rotation campaigns. */
+  rotation: RotationManager;
   firmware: FirmwareRepository;
   /** Bound port of the HTTP(S) download listener, if one runs. */
   firmwareHttpPort?: number;
@@ -238,7 +240,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   const api = await createApi({
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
     webRoot: o.webRoot ?? defaultWebRoot(),
-    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
+    server, model, apiToken: token, security, bootstrap: boot?.server, credentials: { rotation, audit, ages: security }, campaigns, metrics,
     firmware: {
       repository: firmware,
       uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),
@@ -278,6 +280,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     bootstrapsPort: boot?.securePort,
     security,
     campaigns,
+    rotation,
     firmware,
     firmwareHttpPort: firmwareHttp?.port,
     metrics,
