@@ -91,6 +91,13 @@ test('the console firmware page: packages, upload, a campaign started from the b
   await page.fill('#cmp-canary', '0');
   await page.fill('#cmp-waves', '100');
   await page.fill('#cmp-max', '3');
+  // The targets beyond the glob (current version /3/0/3, registration attributes) and the thresholds.
+  await page.fill('#cmp-version', '1.0.0');
+  await page.fill('#cmp-attributes', 'secure=true');
+  await page.fill('#cmp-success', '90');
+  await page.fill('#cmp-error', '50');
+  await page.fill('#cmp-min-sample', '2');
+  await page.fill('#cmp-attempts', '4');
   await page.selectOption('#cmp-delivery', 'pull');
   await page.selectOption('#cmp-scheme', 'coaps');
   await page.click('#cmp-create');
@@ -98,6 +105,13 @@ test('the console firmware page: packages, upload, a campaign started from the b
   const url = page.url();
   const id = Number(/#\/firmware\/campaigns\/(\d+)$/.exec(url)?.[1]);
   assert.ok(id > 0, url);
+  const created = rig.warden.campaigns.summary(id)!;
+  assert.deepEqual(created.target, { filter: { endpoint: 'fw-ui-*', version: '1.0.0', attributes: { secure: 'true' } } });
+  assert.equal(created.settings.successThreshold, 0.9);
+  assert.equal(created.settings.errorThreshold, 0.5);
+  assert.equal(created.settings.minSample, 2);
+  assert.equal(created.settings.maxAttempts, 4);
+  await page.locator('#campaign-thresholds', { hasText: 'success ≥ 90% per wave' }).waitFor();
   // A marker on the page: a reload would lose it.
   await page.evaluate(() => ((window as unknown as { __noReload?: number }).__noReload = 1));
   await page.click('[data-action="start"]');

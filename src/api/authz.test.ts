@@ -54,7 +54,7 @@ async function setup(extra: Partial<ApiOptions['access']> = {}): Promise<Ctx> {
     server: fake, model: testModel(), apiToken: BUILTIN, logger,
     security: new SecurityStore(store, SecretBox.fromKey(randomBytes(32))),
     bootstrap: stub({ configs: {}, bootstrap: async () => true }),
-    credentials: { rotation: stub({}), audit },
+    credentials: { rotation: stub(new EventEmitter()), audit, ages: stub({ credentialAges: () => ({ total: 0, byMode: {}, buckets: [] }) }) },
     certificates: { ca: stub({}), audit },
     campaigns: stub(new EventEmitter()),
     firmware: { repository: stub({}) },

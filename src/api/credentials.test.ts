@@ -86,3 +86,138 @@ describe('/api/credentials/rotations and /api/audit', () => {
     }
   });
 });
+
+/** Reads SSE frames until `stop` says so. */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, stop: (e: { event: string; data: Record<string, unknown> }) => boolean) {
+  const dec = new TextDecoder();
+  let buf = '';
+  const out: { event: string; data: Record<string, unknown> }[] = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('stream ended early');
+    buf += dec.decode(value, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) !== -1) {
+      const lines = buf.slice(0, i).split('\n').filter((l) => !l.startsWith(':'));
+      buf = buf.slice(i + 2);
+      if (lines.length === 0) continue;
+      const e = { event: lines.find((l) => l.startsWith('event: '))!.slice(7), data: JSON.parse(lines.find((l) => l.startsWith('data: '))!.slice(6)) };
+      out.push(e);
+      if (stop(e)) return out;
+    }
+  }
+}
+
+describe('/api/credentials/age, audit actor and offset, ROTATION events', () => {
+  const DAY = 86_400_000;
+  const NOW = 1_800_000_000_000;
+
+  it('counts credential ages per bucket and per mode in SQL', async () => {
+    const store = new SqliteStore(':memory:');
+    let t = NOW;
+    const security = new SecurityStore(store, SecretBox.fromKey(randomBytes(32)), { now: () => t });
+    // Ages: 0 (psk), 2 d (psk), 10 d (x509), 40 d (psk), 100 d (psk), 400 d (x509), 3 y (psk); one dated in the future.
+    const ages = [0, 2, 10, 40, 100, 400, 1095, -1];
+    ages.forEach((a, i) => {
+      t = NOW - a * DAY;
+      if (i === 2 || i === 5) security.add({ endpoint: `dev${i}`, mode: 'x509', x509: true });
+      else security.add({ endpoint: `dev${i}`, mode: 'psk', pskIdentity: `dev${i}`, pskKey: new Uint8Array(randomBytes(16)) });
+    });
+    const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, credentials: { ages: security, now: () => NOW } });
+    try {
+      const res = await call(app, { method: 'GET', url: '/api/credentials/age' });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.total, 8);
+      assert.deepEqual(res.body.byMode, { psk: 6, rpk: 0, x509: 2 });
+      assert.deepEqual(res.body.buckets.map((b: { label: string; count: number }) => [b.label, b.count]), [
+        ['< 1d', 2], ['1d–7d', 1], ['7d–30d', 1], ['30d–90d', 1], ['90d–1y', 1], ['> 1y', 2],
+      ]);
+      assert.deepEqual(res.body.buckets[5].byMode, { psk: 1, rpk: 0, x509: 1 });
+      assert.equal(res.body.buckets[5].toMs, null);
+      const custom = await call(app, { method: 'GET', url: '/api/credentials/age?buckets=12h,30d' });
+      assert.deepEqual(custom.body.buckets.map((b: { count: number }) => b.count), [2, 2, 4]);
+      for (const bad of ['7d,1d', '1x', '0d', 'd', Array.from({ length: 21 }, (_, i) => `${i + 1}d`).join(',')]) {
+        assert.equal((await call(app, { method: 'GET', url: `/api/credentials/age?buckets=${encodeURIComponent(bad)}` })).status, 400, bad);
+      }
+      assert.equal((await call(app, { method: 'GET', url: '/api/credentials/age' }, false)).status, 401);
+      // The counts are range searches of the (mode, created_at) index, not table scans.
+      for (const [sql, args] of [['SELECT COUNT(*) FROM security_info WHERE mode = ?', ['psk']], ['SELECT COUNT(*) FROM security_info WHERE mode = ? AND created_at > ?', ['psk', 0]]] as const) {
+        const plan = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[];
+        assert.ok(plan.some((p) => /SEARCH .*COVERING INDEX security_info_age/.test(p.detail)), JSON.stringify(plan));
+      }
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
+
+  it('records who started a rotation, filters the audit log by actor, pages with offset, takes an endpoint list', async () => {
+    const c = await setup();
+    try {
+      const res = await call(c.app, { method: 'POST', url: '/api/credentials/rotations', payload: { endpoints: ['a', 'c', 'a', 'zz'] } });
+      assert.equal(res.status, 201);
+      assert.equal(res.body.actor, 'api-token', 'the principal of the built-in token, not a constant');
+      assert.deepEqual(res.body.target, { endpoints: ['a', 'c', 'a', 'zz'] });
+      await c.rotation.wait(res.body.id);
+      const st = await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${res.body.id}` });
+      assert.deepEqual(st.body.devices.map((d: { endpoint: string }) => d.endpoint), ['a', 'c']);
+      const dev = await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${res.body.id}/devices/a` });
+      assert.equal(dev.status, 200);
+      assert.equal(dev.body.state, 'done');
+      assert.deepEqual(dev.body.history.map((e: { from: string; to: string }) => `${e.from}>${e.to}`), ['queued>prepared', 'prepared>delivered', 'delivered>done']);
+      assert.match((await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${res.body.id}/devices/b` })).body.message, /not in rotation campaign/);
+      assert.equal((await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${res.body.id}/devices/b` })).status, 404);
+      assert.match((await call(c.app, { method: 'GET', url: '/api/credentials/rotations/77/devices/a' })).body.message, /no rotation campaign 77/);
+      c.audit.record({ endpoint: 'b', kind: 'revoked', actor: 'cli' });
+      const byRotation = await call(c.app, { method: 'GET', url: `/api/audit?actor=${encodeURIComponent('rotation:*')}` });
+      assert.deepEqual(byRotation.body.map((e: { endpoint: string }) => e.endpoint).sort(), ['a', 'c']);
+      assert.ok(byRotation.body.every((e: { detail: { by: string } }) => e.detail.by === 'api-token'));
+      assert.deepEqual((await call(c.app, { method: 'GET', url: '/api/audit?actor=cli' })).body.map((e: { endpoint: string }) => e.endpoint), ['b']);
+      assert.equal((await call(c.app, { method: 'GET', url: '/api/audit?actor=rotation:' })).body.length, 0, 'exact unless it ends in *');
+      const all = (await call(c.app, { method: 'GET', url: '/api/audit' })).body as { id: number }[];
+      assert.equal(all.length, 3);
+      const page2 = (await call(c.app, { method: 'GET', url: '/api/audit?limit=2&offset=2' })).body as { id: number }[];
+      assert.deepEqual(page2.map((e) => e.id), [all[2]!.id]);
+      assert.equal((await call(c.app, { method: 'GET', url: '/api/audit?offset=-1' })).status, 400);
+      assert.equal((await call(c.app, { method: 'POST', url: '/api/credentials/rotations', payload: { endpoints: [] } })).status, 400);
+      assert.equal((await call(c.app, { method: 'POST', url: '/api/credentials/rotations', payload: { endpoints: ['zz'] } })).status, 409);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('streams ROTATION events: the campaign summary and each device move', async () => {
+    const c = await setup();
+    await c.app.listen({ port: 0, host: '127.0.0.1' });
+    const ac = new AbortController();
+    try {
+      const addr = c.app.server.address();
+      assert.ok(addr !== null && typeof addr === 'object');
+      const open = async (query: string) => {
+        const res = await fetch(`http://127.0.0.1:${addr.port}/api/event${query}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ac.signal });
+        const reader = res.body!.getReader();
+        await reader.read();
+        return reader;
+      };
+      const all = await open('');
+      const onlyB = await open('?ep=b');
+      const started = await call(c.app, { method: 'POST', url: '/api/credentials/rotations', payload: { group: 'ab' } });
+      const id = started.body.id as number;
+      const events = await readUntil(all, (e) => e.data.kind === 'campaign' && e.data.state === 'finished');
+      assert.ok(events.every((e) => e.event === 'ROTATION'));
+      assert.deepEqual(events[0]!.data, { kind: 'campaign', ...started.body }, 'the new campaign first');
+      const moves = events.filter((e) => e.data.kind === 'device');
+      for (const ep of ['a', 'b']) {
+        assert.deepEqual(moves.filter((e) => e.data.endpoint === ep).map((e) => e.data.state), ['prepared', 'delivered', 'done'], ep);
+      }
+      assert.ok(moves.every((e) => e.data.campaignId === id));
+      assert.deepEqual(events.at(-1)!.data.counts, { queued: 0, prepared: 0, delivered: 0, done: 2, failed: 0 });
+      const own = await readUntil(onlyB, (e) => e.data.state === 'done');
+      assert.ok(own.every((e) => e.data.kind === 'device' && e.data.endpoint === 'b'), 'a device stream sees its own moves only');
+    } finally {
+      ac.abort();
+      await c.close();
+    }
+    assert.equal(c.rotation.listenerCount('device'), 0, 'detached once the streams closed');
+  });
+});

@@ -15,7 +15,13 @@ export type EventName =
   /** A firmware campaign changed state or progressed (its summary); to streams without `?ep=`. */
   | 'CAMPAIGN'
   /** A device of a firmware campaign moved (`campaignId`, `endpoint`, `state`, `updateResult`, `lastError` ...). */
-  | 'FIRMWARE';
+  | 'FIRMWARE'
+  /**
+   * A credential rotation campaign changed (`{"kind": "campaign", ...summary}`, to streams without `?ep=`) or one of
+   * its devices moved (`{"kind": "device", campaignId, endpoint, state, attempts, lastError ...}`, the device's own
+   * stream too).
+   */
+  | 'ROTATION';
 
 /** NOTIFICATION data. */
 export interface NotificationEventJson {
@@ -60,7 +66,17 @@ export interface EventsOptions {
   heartbeatMs?: number;
   /** Firmware campaigns: their 'campaign' and 'device' events become CAMPAIGN and FIRMWARE. */
   campaigns?: Pick<EventEmitter, 'on' | 'off'>;
+  /** Rotation campaigns (RotationManager): 'started', 'device' and 'finished' become ROTATION events. */
+  rotation?: RotationEvents;
 }
+
+/** What the event stream needs of RotationManager. */
+export interface RotationEvents extends Pick<EventEmitter, 'on' | 'off'> {
+  summary(id: number): object | undefined;
+}
+
+/** Campaign summaries follow device moves at most this often (a summary counts the campaign's devices). */
+const ROTATION_SUMMARY_MS = 250;
 
 interface Subscriber {
   readonly ep: string | undefined;
@@ -99,10 +115,31 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
   const onCampaign = (summary: unknown): void => broadcast(undefined, 'CAMPAIGN', summary);
   const onCampaignDevice = (d: { endpoint: string }): void => broadcast(d.endpoint, 'FIRMWARE', d);
 
+  const rotation = opts.rotation;
+  const rotationDue = new Map<number, NodeJS.Timeout>();
+  const rotationSummary = (id: number): void => {
+    clearTimeout(rotationDue.get(id));
+    rotationDue.delete(id);
+    const s = rotation?.summary(id);
+    if (s) broadcast(undefined, 'ROTATION', { kind: 'campaign', ...s });
+  };
+  const onRotationCampaign = (s: { id: number }): void => {
+    clearTimeout(rotationDue.get(s.id));
+    rotationDue.delete(s.id);
+    broadcast(undefined, 'ROTATION', { kind: 'campaign', ...s });
+  };
+  const onRotationDevice = (d: { campaignId: number; endpoint: string }): void => {
+    broadcast(d.endpoint, 'ROTATION', { kind: 'device', ...d });
+    if (!rotationDue.has(d.campaignId)) rotationDue.set(d.campaignId, setTimeout(rotationSummary, ROTATION_SUMMARY_MS, d.campaignId));
+  };
+
   const attach = (): void => {
     for (const [name, fn] of listeners) server.on(name, fn);
     opts.campaigns?.on('campaign', onCampaign);
     opts.campaigns?.on('device', onCampaignDevice);
+    rotation?.on('started', onRotationCampaign);
+    rotation?.on('finished', onRotationCampaign);
+    rotation?.on('device', onRotationDevice);
     heartbeat = setInterval(() => {
       for (const s of subscribers) s.res.write(': heartbeat\n\n');
     }, heartbeatMs);
@@ -112,6 +149,11 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
     for (const [name, fn] of listeners) server.off(name, fn);
     opts.campaigns?.off('campaign', onCampaign);
     opts.campaigns?.off('device', onCampaignDevice);
+    rotation?.off('started', onRotationCampaign);
+    rotation?.off('finished', onRotationCampaign);
+    rotation?.off('device', onRotationDevice);
+    for (const t of rotationDue.values()) clearTimeout(t);
+    rotationDue.clear();
     clearInterval(heartbeat);
     heartbeat = undefined;
   };

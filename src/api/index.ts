@@ -32,7 +32,8 @@ export { LoginLimiter, DEFAULT_LOGIN_LIMITS, type LoginLimits, type LoginRefusal
 export { apiTokenToJson } from './tokens.js';
 export { userToJson } from './users.js';
 export { statusName, deviceResponseToJson, linksToJson, type DeviceResponseJson, type LinkJson } from './device-response.js';
-export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson } from './events.js';
+export { notificationToJson, sendToJson, sseFrame, type EventName, type NotificationEventJson, type RotationEvents } from './events.js';
+export { ageBoundsFromParam, credentialAgesToJson, DEFAULT_AGE_BUCKETS, type CredentialAgeSource, type CredentialsApiOptions, type RotationHost } from './credentials.js';
 export * from './node-json.js';
 export { registrationToJson, type RegistrationJson } from './registration-json.js';
 export { deviceRoutes, deviceToJson, deviceQueryOf, SECURITY_MODE_FILTERS, type DeviceJson, type DeviceRoutesOptions } from './devices.js';
@@ -199,7 +200,11 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   if (webRoot !== undefined) consoleRoutes(app, { root: webRoot });
   registerClientRoutes(app, { server: countDeviceRequests(server, metrics, 'api'), model, isSleeping });
-  registerEvents(app, { server, isSleeping, heartbeatMs: opts.heartbeatMs, ...(opts.campaigns ? { campaigns: opts.campaigns } : {}) });
+  registerEvents(app, {
+    server, isSleeping, heartbeatMs: opts.heartbeatMs,
+    ...(opts.campaigns ? { campaigns: opts.campaigns } : {}),
+    ...(opts.credentials?.rotation ? { rotation: opts.credentials.rotation } : {}),
+  });
   if (opts.inventory) deviceRoutes(app, { inventory: opts.inventory, isSleeping });
   if (opts.security) securityRoutes(app, { security: opts.security });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });

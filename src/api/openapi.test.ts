@@ -19,7 +19,7 @@ async function fullApi(): Promise<{ app: FastifyInstance; fake: FakeServer }> {
   const opts: ApiOptions = {
     server: fake, model: testModel(), apiToken: TOKEN,
     security: stub, inventory: stub, bootstrap: { configs: stub, bootstrap: async () => true },
-    credentials: { rotation: stub, audit: stub }, certificates: { ca: stub, audit: stub },
+    credentials: { rotation: stub, audit: stub, ages: stub }, certificates: { ca: stub, audit: stub },
     campaigns: stub, firmware: { repository: stub }, requestAudit: stub,
   };
   // The users/sessions/tokens part, when this build has it.

@@ -192,6 +192,35 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
       devices: arrayOf({ type: 'object' }),
     },
   },
+  RotationDevice: {
+    type: 'object',
+    required: ['endpoint', 'state', 'attempts', 'history'],
+    properties: {
+      endpoint: { type: 'string' }, state: { type: 'string' }, attempts: { type: 'integer' }, newIdentity: { type: ['string', 'null'] },
+      lastError: { type: ['string', 'null'] }, updatedAt: { type: 'integer' },
+      history: arrayOf({
+        type: 'object',
+        properties: { endpoint: { type: 'string' }, time: { type: 'integer' }, from: { type: 'string' }, to: { type: 'string' }, note: { type: ['string', 'null'] } },
+      }),
+    },
+  },
+  CredentialAges: {
+    type: 'object',
+    required: ['time', 'total', 'byMode', 'buckets'],
+    properties: {
+      time: { type: 'string', format: 'date-time' },
+      total: { type: 'integer' },
+      byMode: { type: 'object', additionalProperties: { type: 'integer' } },
+      buckets: arrayOf({
+        type: 'object',
+        required: ['label', 'fromMs', 'toMs', 'count', 'byMode'],
+        properties: {
+          label: { type: 'string' }, fromMs: { type: 'integer' }, toMs: { type: ['integer', 'null'] }, count: { type: 'integer' },
+          byMode: { type: 'object', additionalProperties: { type: 'integer' } },
+        },
+      }),
+    },
+  },
   AuditEvent: {
     type: 'object',
     required: ['id', 'endpoint', 'kind', 'time', 'actor'],
@@ -455,12 +484,13 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
 
   'POST /api/credentials/rotations': {
     summary: 'Start a credential rotation campaign',
-    description: 'Exactly one of all, group, endpoint.',
+    description: 'Exactly one of all, group, endpoint, endpoints. The campaign actor is the signed-in user.',
     tags: ['credentials'],
     body: {
       type: 'object',
       properties: {
         all: { const: true }, group: str('Device group.', { minLength: 1 }), endpoint: ENDPOINT,
+        endpoints: { type: 'array', items: ENDPOINT, minItems: 1, maxItems: 10000, description: 'These endpoints.' },
         concurrency: { type: 'integer', minimum: 1, maximum: 10000 }, maxAttempts: { type: 'integer', minimum: 1, maximum: 10000 },
       },
     },
@@ -469,12 +499,25 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
   },
   'GET /api/credentials/rotations': { summary: 'List rotation campaigns', tags: ['credentials'], responses: { 200: json('Campaigns, newest first.', arrayOf(ref('RotationCampaign'))) } },
   'GET /api/credentials/rotations/:id': { summary: 'Show a rotation campaign', tags: ['credentials'], params: { id: NUMERIC_ID }, responses: { 200: json('The campaign with each device.', ref('RotationCampaign')) } },
+  'GET /api/credentials/rotations/:id/devices/:ep': {
+    summary: "Show one device's rotation state and history", tags: ['credentials'], params: { id: NUMERIC_ID, ep: ENDPOINT },
+    responses: { 200: json('The device with its state transitions, oldest first.', ref('RotationDevice')) },
+  },
+  'GET /api/credentials/age': {
+    summary: 'Histogram of credential age across the fleet',
+    description: 'Age of each device\'s current credential (when it was set), counted per bucket and per security mode.',
+    tags: ['credentials'],
+    query: { buckets: str('Ascending bucket bounds, e.g. 1d,7d,30d,90d,1y (units s m h d w y; at most 20).', { maxLength: 200, pattern: '^[0-9smhdwy, ]*$' }) },
+    responses: { 200: json('The histogram.', ref('CredentialAges')) },
+  },
   'GET /api/audit': {
     summary: 'Query the credential audit log',
     tags: ['credentials'],
     query: {
       endpoint: str('Endpoint.', { maxLength: 2048 }),
       kind: str('Event kind.', { enum: ['', ...AUDIT_KINDS] }),
+      actor: str('Actor; a trailing * matches a prefix (rotation:*).', { maxLength: 256 }),
+      offset: str('Matching events to skip (newest first).', { pattern: DIGITS }),
       since: str('Epoch ms or ISO 8601.', { maxLength: 64 }),
       until: str('Epoch ms or ISO 8601.', { maxLength: 64 }),
       limit: str('1..1000.', { pattern: DIGITS }),

@@ -61,7 +61,7 @@ export const CERTIFICATE_ISSUED_FROM = 'x509-issued-from:';
 export const RAW_PUBLIC_KEY_REPLACING = 'rpk-replacing:';
 
 /** Which endpoints a campaign rotates. */
-export type RotationTarget = { all: true } | { group: string } | { endpoint: string };
+export type RotationTarget = { all: true } | { group: string } | { endpoint: string } | { endpoints: string[] };
 
 export type DeviceRotationState = 'queued' | 'prepared' | 'delivered' | 'done' | 'failed';
 export type CampaignState = 'running' | 'finished';
@@ -235,7 +235,10 @@ export function rotationIdentity(endpoint: string, campaignId: number): string {
 
 class Stopped extends Error {}
 
-/** Creates, runs, resumes and reports rotation campaigns. Events: 'device' (DeviceRotation & {campaignId}), 'finished' (CampaignSummary). */
+/**
+ * Creates, runs, resumes and reports rotation campaigns. Events: 'started' (CampaignSummary), 'device'
+ * (DeviceRotation & {campaignId}), 'finished' (CampaignSummary).
+ */
 export class RotationManager extends EventEmitter {
   private readonly db: Database.Database;
   private readonly stmt;
@@ -290,8 +293,10 @@ export class RotationManager extends EventEmitter {
       for (const ep of free) this.stmt.insertDevice.run(cid, ep, now);
       return cid;
     })();
+    const summary = this.summary(id)!;
+    this.emit('started', summary);
     this.launch(id);
-    return this.summary(id)!;
+    return summary;
   }
 
   /** Restarts every campaign the database holds as running (call once after opening it). Returns their ids. */
@@ -326,6 +331,12 @@ export class RotationManager extends EventEmitter {
     return (this.stmt.campaigns.all(limit) as CampaignRow[]).map((r) => this.toSummary(r));
   }
 
+  /** One device of a campaign. */
+  deviceStatus(id: number, endpoint: string): DeviceRotation | undefined {
+    const row = this.stmt.device.get(id, endpoint) as DeviceRow | undefined;
+    return row && toDevice(row);
+  }
+
   /** A device's state transitions in a campaign, oldest first. */
   history(id: number, endpoint: string): HistoryEntry[] {
     return (this.stmt.historyOf.all(id, endpoint) as HistoryRow[]).map(historyEntry);
@@ -356,6 +367,7 @@ export class RotationManager extends EventEmitter {
       if (!rotatable(target.endpoint)) throw new RotationError('NO_DEVICES', `${target.endpoint} has no PSK, raw public key or certificate credential`);
       return [target.endpoint];
     }
+    if ('endpoints' in target) return [...new Set(target.endpoints)].filter(rotatable);
     if ('group' in target) {
       const members = this.opts.resolveGroup?.(target.group);
       if (!members) throw new RotationError('UNKNOWN_GROUP', `no group ${target.group}`);
@@ -475,20 +487,20 @@ export class RotationManager extends EventEmitter {
     const identity = d.new_identity!;
     if (identity.startsWith(RAW_PUBLIC_KEY_REPLACING)) {
       // Proven means the DM server saw the new key, which promoted it: the old one is gone on both sides.
-      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { campaign: c.id } });
+      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { campaign: c.id, by: c.actor } });
       return this.move(c, d, 'done', { note: 'old key replaced' });
     }
     if (identity.startsWith(CERTIFICATE_ISSUED_FROM)) {
       // The device authenticated with a newer certificate: the older ones go into the CRL.
       const revoked = this.opts.certificates?.revokeIssuedBefore(d.endpoint, Number(identity.slice(CERTIFICATE_ISSUED_FROM.length))) ?? [];
-      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { campaign: c.id, revoked: revoked.length } });
+      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { campaign: c.id, by: c.actor, revoked: revoked.length } });
       for (const serial of revoked) this.opts.audit?.record({ endpoint: d.endpoint, kind: 'revoked', actor: `rotation:${c.id}`, detail: { serial } });
       return this.move(c, d, 'done', { note: `${revoked.length} older certificate(s) revoked` });
     }
     return this.db.transaction(() => {
       const info = this.opts.security.promotePending(d.endpoint);
       if (!info) return this.move(c, d, 'failed', { error: 'pending credential gone' });
-      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { identity: info.pskIdentity!, campaign: c.id } });
+      this.opts.audit?.record({ endpoint: d.endpoint, kind: 'rotated', actor: `rotation:${c.id}`, detail: { identity: info.pskIdentity!, campaign: c.id, by: c.actor } });
       return this.move(c, d, 'done', { note: 'old credential deleted' });
     })();
   }

@@ -10,6 +10,7 @@ import { CertificateAuthority, createCsr } from '../keys/index.js';
 import { AuditLog, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { tokenFile } from './test-token.js';
 import {
+  credentialsAudit,
   credentialsCertificates,
   credentialsRevoke,
   credentialsRotate,
@@ -41,7 +42,7 @@ async function warden() {
   const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, credentials: { rotation, audit } });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
-    url, rotation,
+    url, rotation, audit,
     async close() {
       await app.close();
       await rotation.close();
@@ -75,12 +76,34 @@ describe('warden credentials', () => {
     }
   });
 
+  it('audit filters by actor and pages with offset', async () => {
+    const w = await warden();
+    try {
+      const flags = { api: w.url, tokenFile: tokenFile(TOKEN), data: '/nonexistent' };
+      w.audit.record({ endpoint: 'd1', kind: 'created', actor: 'bootstrap' });
+      w.audit.record({ endpoint: 'd2', kind: 'revoked', actor: 'cli' });
+      w.audit.record({ endpoint: 'd1', kind: 'revoked', actor: 'cli' });
+      const byCli = io();
+      await credentialsAudit({ ...flags, actor: 'cli' }, byCli);
+      assert.deepEqual(byCli.lines.map((l) => l.split('\t').slice(1, 4).join(' ')), ['d1 revoked cli', 'd2 revoked cli']);
+      const page = io();
+      await credentialsAudit({ ...flags, actor: 'cli', limit: '1', offset: '1' }, page);
+      assert.deepEqual(page.lines.map((l) => l.split('\t')[1]), ['d2']);
+      const none = io();
+      await credentialsAudit({ ...flags, until: '1000' }, none);
+      assert.deepEqual(none.lines, ['no credential events']);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('registers rotate, status and audit with help', () => {
     const program = new Command().exitOverride();
     registerCredentialsCommands(program, io());
     const cmd = program.commands.find((c) => c.name() === 'credentials')!;
     assert.deepEqual(cmd.commands.map((c) => c.name()), ['rotate', 'status', 'audit', 'certificates', 'revoke']);
     assert.match(cmd.commands[0]!.helpInformation(), /--group <name>/);
+    assert.match(cmd.commands[2]!.helpInformation(), /--actor <actor>[\s\S]*--until <time>[\s\S]*--offset <n>/);
     assert.match(cmd.commands[3]!.helpInformation(), /--endpoint <name>[\s\S]*--limit <n>/);
     assert.match(cmd.commands[4]!.helpInformation(), /revoke certificates[\s\S]*--serial <hex>[\s\S]*--endpoint <name>/);
   });

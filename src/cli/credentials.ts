@@ -54,7 +54,8 @@ interface Device {
   lastError: string | null;
 }
 
-const targetText = (t: Record<string, unknown>) => ('all' in t ? 'all' : 'group' in t ? `group ${String(t.group)}` : `endpoint ${String(t.endpoint)}`);
+const targetText = (t: Record<string, unknown>) =>
+  'all' in t ? 'all' : 'group' in t ? `group ${String(t.group)}` : Array.isArray(t.endpoints) ? `endpoints ${t.endpoints.join(',')}` : `endpoint ${String(t.endpoint)}`;
 const countsText = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k}=${v}`).join(' ');
 
 function positiveInt(v: string | undefined, name: string): number | undefined {
@@ -91,10 +92,21 @@ export async function credentialsStatus(flags: ApiFlags & { id?: string }, io: C
   for (const d of s.devices) io.out([d.endpoint, d.state, `attempts=${d.attempts}`, d.lastError ?? ''].join('\t').trimEnd());
 }
 
+/** Filters of `warden credentials audit` (the query of GET /api/audit). */
+export interface AuditFlags {
+  endpoint?: string;
+  kind?: string;
+  actor?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  offset?: string;
+}
+
 /** `warden credentials audit`: credential events, newest first. */
-export async function credentialsAudit(flags: ApiFlags & { endpoint?: string; kind?: string; since?: string; limit?: string }, io: CredentialsCliIo = processIo): Promise<void> {
+export async function credentialsAudit(flags: ApiFlags & AuditFlags, io: CredentialsCliIo = processIo): Promise<void> {
   const q = new URLSearchParams();
-  for (const k of ['endpoint', 'kind', 'since', 'limit'] as const) if (flags[k] !== undefined) q.set(k, flags[k]!);
+  for (const k of ['endpoint', 'kind', 'actor', 'since', 'until', 'limit', 'offset'] as const) if (flags[k] !== undefined) q.set(k, flags[k]!);
   const events = (await api(flags, 'GET', `/api/audit?${q.toString()}`)) as { time: string; endpoint: string; kind: string; actor: string; detail?: Record<string, unknown> }[];
   if (events.length === 0) io.out('no credential events');
   for (const e of events) io.out([e.time, e.endpoint, e.kind, e.actor, e.detail ? JSON.stringify(e.detail) : ''].join('\t').trimEnd());
@@ -159,9 +171,12 @@ export function registerCredentialsCommands(program: Command, io: CredentialsCli
       .description('credential events (created, used-first, rotated, revoked); never any key')
       .option('--endpoint <name>', 'one device')
       .option('--kind <kind>', 'created | used-first | rotated | revoked')
+      .option('--actor <actor>', 'who caused it (a trailing * matches a prefix: rotation:*)')
       .option('--since <time>', 'epoch ms or ISO 8601')
-      .option('--limit <n>', 'at most this many (default 100)'),
-  ).action((flags: ApiFlags & { endpoint?: string; kind?: string; since?: string; limit?: string }) => credentialsAudit(flags, io));
+      .option('--until <time>', 'epoch ms or ISO 8601 (exclusive)')
+      .option('--limit <n>', 'at most this many (default 100)')
+      .option('--offset <n>', 'skip this many matching events (paging)'),
+  ).action((flags: ApiFlags & AuditFlags) => credentialsAudit(flags, io));
   common(
     cmd
       .command('certificates')

@@ -107,6 +107,8 @@ export interface Warden {
   /** Known devices, for GET /api/devices. */
   inventory: DeviceInventory;
   campaigns: FirmwareCampaignManager;
+  /** Credential rotation campaigns. */
+  rotation: RotationManager;
   firmware: FirmwareRepository;
   /** Bound port of the HTTP(S) download listener, if one runs. */
   firmwareHttpPort?: number;
@@ -256,7 +258,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     requestAudit,
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
     webRoot: o.webRoot ?? defaultWebRoot(),
-    server, model, apiToken: token, security, inventory, bootstrap: boot?.server, credentials: { rotation, audit }, campaigns, metrics,
+    server, model, apiToken: token, security, inventory, bootstrap: boot?.server, credentials: { rotation, audit, ages: security }, campaigns, metrics,
     firmware: {
       repository: firmware,
       uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),
@@ -299,6 +301,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     deviceFacts,
     inventory,
     campaigns,
+    rotation,
     firmware,
     firmwareHttpPort: firmwareHttp?.port,
     metrics,

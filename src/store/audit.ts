@@ -26,6 +26,8 @@ export type NewAuditEvent = Omit<AuditEvent, 'id' | 'time'> & { time?: number };
 export interface AuditQuery {
   endpoint?: string;
   kind?: AuditKind;
+  /** Exact actor, or a prefix when it ends in `*` (`rotation:*`). */
+  actor?: string;
   /** Epoch milliseconds, inclusive. */
   since?: number;
   /** Epoch milliseconds, exclusive. */
@@ -34,6 +36,8 @@ export interface AuditQuery {
   limit?: number;
   /** Events with id below this (paging backwards, newest first). */
   before?: number;
+  /** Matching events to skip (newest first). */
+  offset?: number;
 }
 
 /** An event that would put something secret-looking into the log, or malformed input. */
@@ -125,11 +129,16 @@ export class AuditLog {
       if (!AUDIT_KINDS.includes(q.kind)) throw new AuditError(`unknown audit kind ${String(q.kind)}`);
       where.push('kind = ?'), args.push(q.kind);
     }
+    if (q.actor !== undefined) {
+      if (q.actor.endsWith('*')) (where.push('substr(actor, 1, ?) = ?'), args.push(q.actor.length - 1, q.actor.slice(0, -1)));
+      else (where.push('actor = ?'), args.push(q.actor));
+    }
     if (q.since !== undefined) (where.push('time >= ?'), args.push(q.since));
     if (q.until !== undefined) (where.push('time < ?'), args.push(q.until));
     if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
     const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), 1000);
-    const sql = `SELECT * FROM credential_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit}`;
+    const offset = Math.max(0, Math.floor(q.offset ?? 0));
+    const sql = `SELECT * FROM credential_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(fromRow);
   }
 }

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS security_info (
   rpk_fingerprint TEXT UNIQUE,
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS security_info_age ON security_info(mode, created_at);
 CREATE TABLE IF NOT EXISTS security_pending (
   endpoint TEXT PRIMARY KEY,
   psk_identity TEXT NOT NULL UNIQUE,
@@ -67,6 +68,21 @@ CREATE TABLE IF NOT EXISTS security_pending_rpk (
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
+
+/** Devices whose current credential is of an age in [fromMs, toMs) (toMs null: no upper bound). */
+export interface CredentialAgeBucket {
+  fromMs: number;
+  toMs: number | null;
+  count: number;
+  byMode: Record<SecurityMode, number>;
+}
+
+/** Credential ages across the fleet: `created_at` of each endpoint's current credential. */
+export interface CredentialAgeHistogram {
+  total: number;
+  byMode: Record<SecurityMode, number>;
+  buckets: CredentialAgeBucket[];
+}
 
 /** A second PSK an endpoint holds while a rotation proves it (accepted alongside the current one). */
 export interface PendingPsk {
@@ -158,6 +174,7 @@ export class SecurityStore {
   private readonly stmt;
   private readonly now: () => number;
   private readonly onRemoved: ((endpoint: string) => void) | undefined;
+  private readonly db: Database.Database;
 
   /** `onRemoved` hears every credential removed (the audit log records it as revoked). */
   constructor(
@@ -167,6 +184,7 @@ export class SecurityStore {
   ) {
     const db = store.db;
     db.exec(SCHEMA);
+    this.db = db;
     this.now = opts.now ?? Date.now;
     this.onRemoved = opts.onRemoved;
     this.stmt = {
@@ -178,6 +196,8 @@ export class SecurityStore {
       get: db.prepare('SELECT * FROM security_info WHERE endpoint = ?'),
       page: db.prepare('SELECT * FROM security_info ORDER BY endpoint LIMIT ? OFFSET ?'),
       count: db.prepare('SELECT COUNT(*) AS n FROM security_info'),
+      countMode: db.prepare('SELECT COUNT(*) AS n FROM security_info WHERE mode = ?'),
+      countModeNewer: db.prepare('SELECT COUNT(*) AS n FROM security_info WHERE mode = ? AND created_at > ?'),
       byIdentity: db.prepare('SELECT * FROM security_info WHERE psk_identity = ?'),
       byFingerprint: db.prepare('SELECT * FROM security_info WHERE rpk_fingerprint = ?'),
       pendingGet: db.prepare('SELECT * FROM security_pending WHERE endpoint = ?'),
@@ -357,6 +377,39 @@ export class SecurityStore {
 
   count(): number {
     return (this.stmt.count.get() as { n: number }).n;
+  }
+
+  /**
+   * Histogram of credential age at `now` over the ascending `boundsMs` (bucket i holds ages in
+   * [bounds[i-1], bounds[i]), the last one everything older); a credential dated in the future counts as age 0.
+   * Range counts on the (mode, created_at) index: a few milliseconds at 100,000 devices.
+   */
+  credentialAges(now: number, boundsMs: readonly number[]): CredentialAgeHistogram {
+    for (let i = 0; i < boundsMs.length; i++) {
+      const b = boundsMs[i]!;
+      if (!Number.isFinite(b) || b <= 0 || (i > 0 && b <= boundsMs[i - 1]!)) throw new SecurityStoreError('INVALID', 'age bounds must be positive and ascending');
+    }
+    const zero = (): Record<SecurityMode, number> => ({ psk: 0, rpk: 0, x509: 0 });
+    const buckets: CredentialAgeBucket[] = [...boundsMs, null].map((to, i) => ({ fromMs: i === 0 ? 0 : boundsMs[i - 1]!, toMs: to, count: 0, byMode: zero() }));
+    const byMode = zero();
+    let total = 0;
+    this.db.transaction(() => {
+      for (const mode of ['psk', 'rpk', 'x509'] as const) {
+        const all = (this.stmt.countMode.get(mode) as { n: number }).n;
+        byMode[mode] = all;
+        total += all;
+        let younger = 0;
+        boundsMs.forEach((b, i) => {
+          // created_at > now - b  <=>  age < b
+          const n = (this.stmt.countModeNewer.get(mode, now - b) as { n: number }).n;
+          buckets[i]!.byMode[mode] = n - younger;
+          younger = n;
+        });
+        buckets[boundsMs.length]!.byMode[mode] = all - younger;
+      }
+    })();
+    for (const bucket of buckets) bucket.count = bucket.byMode.psk + bucket.byMode.rpk + bucket.byMode.x509;
+    return { total, byMode, buckets };
   }
 
   /** The PSK-mode info with this identity (key opened), current or pending, if any. */

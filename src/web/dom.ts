@@ -32,3 +32,17 @@ export function replace(el: Element, ...children: Child[]): void {
   el.replaceChildren();
   append(el, ...children);
 }
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Creates an SVG element with attributes (sizes as attributes: the CSP allows no inline style). */
+export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, title?: string): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (title !== undefined) {
+    const t = document.createElementNS(SVG_NS, 'title');
+    t.textContent = title;
+    el.appendChild(t);
+  }
+  return el;
+}

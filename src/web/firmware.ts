@@ -28,8 +28,11 @@ export interface CampaignJson {
   id: number;
   packageId: string;
   packageVersion: string;
-  target: { group?: string; filter?: { endpoint?: string; version?: string } };
-  settings: { canary: number; waves: number[]; maxConcurrent: number; delivery: string; scheme: string };
+  target: { group?: string; filter?: { endpoint?: string; version?: string; attributes?: Record<string, string> } };
+  settings: {
+    canary: number; waves: number[]; maxConcurrent: number; delivery: string; scheme: string;
+    successThreshold?: number; errorThreshold?: number; minSample?: number; maxAttempts?: number;
+  };
   state: 'created' | 'running' | 'paused' | 'finished' | 'cancelled';
   currentWave: number;
   waveSizes: number[];
@@ -67,7 +70,22 @@ function pct(v: number): string {
 function targetText(t: CampaignJson['target']): string {
   if (t.group !== undefined) return `group ${t.group}`;
   const f = t.filter ?? {};
-  return [f.endpoint !== undefined ? `endpoint ${f.endpoint}` : '', f.version !== undefined ? `version ${f.version}` : ''].filter((s) => s !== '').join(', ') || 'all';
+  return [
+    f.endpoint !== undefined ? `endpoint ${f.endpoint}` : '',
+    f.version !== undefined ? `version ${f.version}` : '',
+    ...Object.entries(f.attributes ?? {}).map(([k, v]) => `${k}=${v}`),
+  ].filter((s) => s !== '').join(', ') || 'all';
+}
+
+/** `a=1, b=2` (or one per line) as registration attributes; throws naming a malformed entry. */
+export function parseAttributes(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(/[,\n]/).map((p) => p.trim()).filter((p) => p !== '')) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new Error(`attribute "${part}" is not name=value`);
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
 }
 
 /** Counts of each state over `devices`. */
@@ -133,8 +151,11 @@ function chart(counts: Record<DeviceState, number>, total: number): HTMLElement 
   return h('div', { class: 'chart' }, bar, h('div', { class: 'row' }, legend, h('span', { class: 'muted', id: 'campaign-done' }, `${done} of ${total} done`)));
 }
 
-/** The firmware page: packages, upload, campaigns and the create form. Returns the clean-up (closes the stream). */
-export function renderFirmware(root: HTMLElement): () => void {
+/**
+ * The firmware page: packages, upload, campaigns and the create form (the upload, the form and the actions only for
+ * `canOperate`). Returns the clean-up (closes the stream).
+ */
+export function renderFirmware(root: HTMLElement, canOperate = true): () => void {
   let alive = true;
   const pkgRows = h('tbody', { id: 'package-rows' });
   const campRows = h('tbody', { id: 'campaign-rows' });
@@ -146,7 +167,20 @@ export function renderFirmware(root: HTMLElement): () => void {
   const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
 
   const pkgSelect = h('select', { id: 'cmp-package', required: true, 'aria-label': 'Package' });
-  const endpoint = h('input', { id: 'cmp-endpoint', value: '*', required: true, 'aria-label': 'Target endpoint glob' });
+  const targetKind = h('select', { id: 'cmp-target-kind', 'aria-label': 'Target' }, h('option', { value: 'filter' }, 'Filter'), h('option', { value: 'group' }, 'Bootstrap group'));
+  const group = h('input', { id: 'cmp-group', placeholder: 'group name', disabled: true, 'aria-label': 'Bootstrap group' });
+  const endpoint = h('input', { id: 'cmp-endpoint', value: '*', 'aria-label': 'Target endpoint glob' });
+  const version = h('input', { id: 'cmp-version', placeholder: 'any', 'aria-label': 'Current firmware version' });
+  const attributes = h('input', { id: 'cmp-attributes', placeholder: 'name=value, …', 'aria-label': 'Registration attributes' });
+  const success = h('input', { id: 'cmp-success', type: 'number', min: 0, max: 100, step: 'any', value: 95 });
+  const errorTh = h('input', { id: 'cmp-error', type: 'number', min: 0, max: 100, step: 'any', value: 5 });
+  const minSample = h('input', { id: 'cmp-min-sample', type: 'number', min: 1, value: 5 });
+  const attempts = h('input', { id: 'cmp-attempts', type: 'number', min: 1, value: 3 });
+  targetKind.addEventListener('change', () => {
+    const byGroup = targetKind.value === 'group';
+    group.disabled = !byGroup;
+    endpoint.disabled = version.disabled = attributes.disabled = byGroup;
+  });
   const canary = h('input', { id: 'cmp-canary', type: 'number', min: 0, max: 100, step: 'any', value: 5 });
   const waves = h('input', { id: 'cmp-waves', value: '25,50,100', 'aria-label': 'Waves (cumulative %)' });
   const maxConc = h('input', { id: 'cmp-max', type: 'number', min: 1, value: 50 });
@@ -155,10 +189,18 @@ export function renderFirmware(root: HTMLElement): () => void {
   const createBtn = h('button', { id: 'cmp-create', type: 'submit' }, 'Create campaign');
   const form = h('form', { id: 'campaign-form', class: 'row' },
     h('label', {}, 'Package', pkgSelect),
+    h('label', {}, 'Target', targetKind),
+    h('label', {}, 'Group', group),
     h('label', {}, 'Endpoint glob', endpoint),
+    h('label', {}, 'Current version', version),
+    h('label', {}, 'Attributes', attributes),
     h('label', {}, 'Canary %', canary),
     h('label', {}, 'Waves %', waves),
     h('label', {}, 'Max concurrent', maxConc),
+    h('label', { title: 'A wave\'s success rate needed to start the next one' }, 'Success %', success),
+    h('label', { title: 'Error rate (failed / finished) above which the campaign pauses' }, 'Error %', errorTh),
+    h('label', { title: 'Finished devices before the error threshold applies' }, 'Min sample', minSample),
+    h('label', {}, 'Max attempts', attempts),
     h('label', {}, 'Delivery', delivery),
     h('label', {}, 'Scheme', scheme),
     createBtn,
@@ -170,7 +212,7 @@ export function renderFirmware(root: HTMLElement): () => void {
   const loadPackages = async (): Promise<void> => {
     const { data } = await call<PackageJson[]>('GET', '/api/firmware');
     if (!alive) return;
-    replace(pkgRows, ...data.map((p) => packageRow(p, () => void refresh())));
+    replace(pkgRows, ...data.map((p) => packageRow(p, () => void refresh(), canOperate)));
     if (data.length === 0) replace(pkgRows, h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No package uploaded.')));
     const selected = pkgSelect.value;
     replace(pkgSelect, ...data.map((p) => h('option', { value: p.id }, `${p.name ? `${p.name} ` : ''}${p.version} (${p.kind}, ${p.id.slice(0, 8)})`)));
@@ -191,7 +233,7 @@ export function renderFirmware(root: HTMLElement): () => void {
       h('td', { class: 'campaign-state' }, c.state + (c.pauseReason ? ` (${c.pauseReason})` : '')),
       h('td', {}, `${c.counts.succeeded ?? 0} ✓ / ${c.counts.failed ?? 0} ✗ of ${c.total}`),
       h('td', {}, new Date(c.createdAt).toLocaleString()),
-      h('td', {}, actions(c, () => void loadCampaigns(), error)),
+      h('td', {}, canOperate ? actions(c, () => void loadCampaigns(), error) : null),
     );
   const refresh = async (): Promise<void> => {
     try {
@@ -227,9 +269,30 @@ export function renderFirmware(root: HTMLElement): () => void {
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    let target: CampaignJson['target'];
+    try {
+      if (targetKind.value === 'group') target = { group: group.value.trim() };
+      else {
+        const attrs = parseAttributes(attributes.value);
+        target = {
+          filter: {
+            ...(endpoint.value.trim() !== '' ? { endpoint: endpoint.value.trim() } : {}),
+            ...(version.value.trim() !== '' ? { version: version.value.trim() } : {}),
+            ...(Object.keys(attrs).length > 0 ? { attributes: attrs } : {}),
+          },
+        };
+      }
+    } catch (err) {
+      error.textContent = (err as Error).message;
+      return;
+    }
     const body = {
       package: pkgSelect.value,
-      target: { filter: { endpoint: endpoint.value.trim() } },
+      target,
+      successThreshold: `${success.value || 0}%`,
+      errorThreshold: `${errorTh.value || 0}%`,
+      minSample: Number(minSample.value),
+      maxAttempts: Number(attempts.value),
       canary: `${canary.value || 0}%`,
       waves: waves.value.split(',').map((w) => `${w.trim().replace(/%$/, '')}%`),
       maxConcurrent: Number(maxConc.value),
@@ -263,7 +326,7 @@ export function renderFirmware(root: HTMLElement): () => void {
       h('div', { class: 'row' }, h('h1', {}, 'Firmware'), live),
       error,
       h('h2', {}, 'Packages'),
-      h('div', { class: 'row' }, file, fwName, uploadBtn, uploadMsg),
+      canOperate ? h('div', { class: 'row' }, file, fwName, uploadBtn, uploadMsg) : null,
       h('table', { id: 'packages' },
         h('thead', {}, h('tr', {}, ...['Name', 'Version', 'Vendor', 'Class', 'Kind', 'Size', 'Uploaded', ''].map((t) => h('th', {}, t)))),
         pkgRows,
@@ -271,7 +334,7 @@ export function renderFirmware(root: HTMLElement): () => void {
     ),
     h('section', { class: 'card' },
       h('h2', {}, 'Campaigns'),
-      form,
+      canOperate ? form : null,
       h('table', { id: 'campaigns' },
         h('thead', {}, h('tr', {}, ...['Campaign', 'Version', 'Target', 'State', 'Progress', 'Created', ''].map((t) => h('th', {}, t)))),
         campRows,
@@ -286,7 +349,7 @@ export function renderFirmware(root: HTMLElement): () => void {
   };
 }
 
-function packageRow(p: PackageJson, removed: () => void): HTMLTableRowElement {
+function packageRow(p: PackageJson, removed: () => void, canOperate: boolean): HTMLTableRowElement {
   const del = h('button', { type: 'button', class: 'small', 'data-delete': p.id }, 'Delete');
   const msg = h('span', { class: 'error' });
   del.addEventListener('click', () => {
@@ -307,12 +370,12 @@ function packageRow(p: PackageJson, removed: () => void): HTMLTableRowElement {
     h('td', {}, p.kind),
     h('td', {}, sizeText(p.packageSize)),
     h('td', {}, new Date(p.uploadedAt).toLocaleString()),
-    h('td', {}, del, msg),
+    h('td', {}, canOperate ? del : null, msg),
   );
 }
 
-/** One campaign: settings, actions, a live chart of device states and the device table. Returns the clean-up. */
-export function renderCampaign(root: HTMLElement, id: number): () => void {
+/** One campaign: settings, actions (`canOperate`), a live chart of device states and the device table. Returns the clean-up. */
+export function renderCampaign(root: HTMLElement, id: number, canOperate = true): () => void {
   let alive = true;
   let summary: CampaignJson | undefined;
   const devices = new Map<string, CampaignDeviceJson>();
@@ -327,10 +390,10 @@ export function renderCampaign(root: HTMLElement, id: number): () => void {
     if (!summary) return;
     const c = summary;
     replace(head,
-      h('div', { class: 'row' }, h('h1', {}, `Campaign #${c.id}`), h('span', { id: 'campaign-state', 'data-state': c.state }, c.state), live, actions(c, (s) => {
+      h('div', { class: 'row' }, h('h1', {}, `Campaign #${c.id}`), h('span', { id: 'campaign-state', 'data-state': c.state }, c.state), live, canOperate ? actions(c, (s) => {
         summary = { ...summary!, ...s };
         drawHead();
-      }, error)),
+      }, error) : null),
       c.pauseReason ? h('p', { class: 'error', id: 'pause-reason' }, `Paused: ${c.pauseReason}`) : null,
       h('dl', {},
         h('dt', {}, 'Package'), h('dd', {}, `${c.packageVersion} (${c.packageId.slice(0, 12)}…)`),
@@ -338,6 +401,10 @@ export function renderCampaign(root: HTMLElement, id: number): () => void {
         h('dt', {}, 'Waves'), h('dd', {}, `canary ${pct(c.settings.canary)}, ${c.settings.waves.map(pct).join(' → ')}; sizes ${c.waveSizes.join(', ')}; now wave ${c.currentWave}`),
         h('dt', {}, 'Delivery'), h('dd', {}, c.settings.delivery === 'push' ? 'push' : `pull over ${c.settings.scheme}`),
         h('dt', {}, 'Max concurrent'), h('dd', {}, c.settings.maxConcurrent),
+        c.settings.successThreshold !== undefined ? h('dt', {}, 'Thresholds') : null,
+        c.settings.successThreshold !== undefined
+          ? h('dd', { id: 'campaign-thresholds' }, `success ≥ ${pct(c.settings.successThreshold)} per wave, pause above ${pct(c.settings.errorThreshold ?? 0)} errors after ${c.settings.minSample ?? 0} finished; ${c.settings.maxAttempts ?? 0} attempts`)
+          : null,
       ),
     );
   };
@@ -383,9 +450,12 @@ export function renderCampaign(root: HTMLElement, id: number): () => void {
       const { data } = await call<CampaignJson & { devices: CampaignDeviceJson[] }>('GET', `/api/campaigns/${id}`);
       if (!alive) return;
       const { devices: list, ...s } = data;
-      summary = s;
-      devices.clear();
-      for (const d of list) devices.set(d.endpoint, d);
+      if (!summary || s.updatedAt >= summary.updatedAt) summary = s;
+      // A FIRMWARE event that arrived while the snapshot was on its way may be newer than it: keep it.
+      for (const d of list) {
+        const seen = devices.get(d.endpoint);
+        if (!seen || seen.updatedAt <= d.updatedAt) devices.set(d.endpoint, d);
+      }
       error.textContent = '';
       drawHead();
       drawChart();

@@ -1,11 +1,14 @@
 /**
  * The console's entry: who is signed in (GET /api/me), the header, and the hash routes #/devices, #/devices/<ep>,
- * #/firmware and #/firmware/campaigns/<id>.
+ * #/firmware, #/firmware/campaigns/<id>, #/credentials, #/credentials/rotations/<id> and #/audit?<filters>. Viewers
+ * do not get the buttons that change things (the API would refuse them with 403 anyway).
  */
 import { call, onUnauthorized, setCsrfToken, type Session } from './api.js';
 import { renderDevice } from './device.js';
 import { renderDevices } from './devices.js';
 import { h, replace } from './dom.js';
+import { renderAudit } from './audit.js';
+import { renderCredentials, renderRotation } from './credentials.js';
 import { renderCampaign, renderFirmware } from './firmware.js';
 import { renderLogin } from './login.js';
 
@@ -17,7 +20,7 @@ let cleanup: (() => void) | undefined;
 function signedIn(s: Session): void {
   session = s;
   setCsrfToken(s.csrfToken);
-  if (!location.hash.startsWith('#/devices') && !location.hash.startsWith('#/firmware')) location.hash = '#/devices';
+  if (!/^#\/(?:devices|firmware|credentials|audit)(?:[/?]|$)/.test(location.hash)) location.hash = '#/devices';
   route();
 }
 
@@ -40,7 +43,12 @@ function header(s: Session): void {
   });
   replace(bar,
     h('a', { class: 'brand', href: '#/devices' }, 'Warden'),
-    h('nav', {}, h('a', { href: '#/devices', id: 'nav-devices' }, 'Devices'), ' ', h('a', { href: '#/firmware', id: 'nav-firmware' }, 'Firmware')),
+    h('nav', {},
+      h('a', { href: '#/devices', id: 'nav-devices' }, 'Devices'), ' ',
+      h('a', { href: '#/firmware', id: 'nav-firmware' }, 'Firmware'), ' ',
+      h('a', { href: '#/credentials', id: 'nav-credentials' }, 'Credentials'), ' ',
+      h('a', { href: '#/audit', id: 'nav-audit' }, 'Audit'),
+    ),
     h('span', { id: 'whoami', class: 'muted' }, `${s.username} (${s.role})`),
     out,
   );
@@ -53,13 +61,27 @@ function route(): void {
   header(session);
   const hash = location.hash.replace(/^#/, '');
   const [path = '', query = ''] = hash.split('?');
+  const canOperate = session.role !== 'viewer';
   const c = /^\/firmware\/campaigns\/(\d+)$/.exec(path);
   if (c !== null) {
-    cleanup = renderCampaign(app, Number(c[1]));
+    cleanup = renderCampaign(app, Number(c[1]), canOperate);
     return;
   }
   if (path === '/firmware') {
-    cleanup = renderFirmware(app);
+    cleanup = renderFirmware(app, canOperate);
+    return;
+  }
+  const r = /^\/credentials\/rotations\/(\d+)$/.exec(path);
+  if (r !== null) {
+    cleanup = renderRotation(app, Number(r[1]));
+    return;
+  }
+  if (path === '/credentials') {
+    cleanup = renderCredentials(app, canOperate);
+    return;
+  }
+  if (path === '/audit') {
+    cleanup = renderAudit(app, new URLSearchParams(query));
     return;
   }
   const m = /^\/devices\/(.+)$/.exec(path);

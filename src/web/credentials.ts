@@ -1,0 +1,369 @@
+/**
+ * The credentials pages: the chart of credential age across the fleet (GET /api/credentials/age), rotation campaigns
+ * (GET/POST /api/credentials/rotations) and one campaign's progress and device states, kept live by ROTATION events
+ * (`kind: "campaign"` summaries and `kind: "device"` moves).
+ */
+import { call } from './api.js';
+import { h, replace, svg } from './dom.js';
+import { subscribe } from './events.js';
+
+/** Device states of a rotation, in chart order (src/bootstrap/rotation.ts DeviceRotationState). */
+export const ROTATION_STATES = ['queued', 'prepared', 'delivered', 'done', 'failed'] as const;
+export type RotationState = (typeof ROTATION_STATES)[number];
+
+/** A rotation campaign summary (src/bootstrap/rotation.ts CampaignSummary). */
+export interface RotationJson {
+  id: number;
+  target: { all?: true; group?: string; endpoint?: string; endpoints?: string[] };
+  state: 'running' | 'finished';
+  actor: string;
+  createdAt: number;
+  updatedAt: number;
+  concurrency: number;
+  maxAttempts: number;
+  counts: Record<RotationState, number>;
+}
+
+/** One device of a campaign (DeviceRotation; ROTATION device events add campaignId and kind). */
+export interface RotationDeviceJson {
+  campaignId?: number;
+  endpoint: string;
+  state: RotationState;
+  attempts: number;
+  newIdentity: string | null;
+  lastError: string | null;
+  updatedAt: number;
+}
+
+/** GET /api/credentials/age. */
+export interface AgeJson {
+  time: string;
+  total: number;
+  byMode: Record<string, number>;
+  buckets: { label: string; fromMs: number; toMs: number | null; count: number; byMode: Record<string, number> }[];
+}
+
+/** The target of a campaign as text. */
+export function rotationTargetText(t: RotationJson['target']): string {
+  if (t.all) return 'all devices';
+  if (t.group !== undefined) return `group ${t.group}`;
+  if (t.endpoint !== undefined) return `endpoint ${t.endpoint}`;
+  const list = t.endpoints ?? [];
+  return list.length <= 3 ? `endpoints ${list.join(', ')}` : `${list.length} endpoints (${list.slice(0, 3).join(', ')}, …)`;
+}
+
+const RANK: Readonly<Record<RotationState, number>> = { queued: 0, prepared: 1, delivered: 2, done: 3, failed: 3 };
+
+/** Whether `a` is a later view of a device than `b` (same millisecond: the further state; a retry takes time). */
+export function newerDevice(a: RotationDeviceJson, b: RotationDeviceJson): boolean {
+  return a.updatedAt !== b.updatedAt ? a.updatedAt > b.updatedAt : RANK[a.state] > RANK[b.state];
+}
+
+function totalOf(counts: Record<RotationState, number>): number {
+  return ROTATION_STATES.reduce((n, s) => n + (counts[s] ?? 0), 0);
+}
+
+/** The age histogram as horizontal SVG bars, one row per bucket, and the counts by mode. */
+function ageChart(a: AgeJson): HTMLElement {
+  const max = Math.max(1, ...a.buckets.map((b) => b.count));
+  const rows = a.buckets.map((b, i) =>
+    h('tr', { 'data-bucket': i },
+      h('th', { scope: 'row', class: 'age-label' }, b.label),
+      h('td', { class: 'age-bar-cell' },
+        (() => {
+          const bar = svg('svg', { class: 'age-bar', viewBox: '0 0 1000 18', preserveAspectRatio: 'none', role: 'img', 'aria-label': `${b.label}: ${b.count}` });
+          bar.appendChild(svg('rect', { x: 0, y: 0, width: 1000, height: 18, class: 'st-empty' }));
+          let x = 0;
+          for (const mode of ['psk', 'rpk', 'x509']) {
+            const n = b.byMode[mode] ?? 0;
+            if (n === 0) continue;
+            const w = (n / max) * 1000;
+            bar.appendChild(svg('rect', { x, y: 0, width: w, height: 18, class: `mode-${mode}`, 'data-mode': mode }, `${mode}: ${n}`));
+            x += w;
+          }
+          return bar;
+        })(),
+      ),
+      h('td', { class: 'age-count', 'data-bucket-count': b.label }, b.count),
+    ),
+  );
+  return h('div', {},
+    h('table', { id: 'age-chart', class: 'age-chart' }, h('tbody', {}, ...rows)),
+    h('ul', { class: 'legend', id: 'age-modes' },
+      ...['psk', 'rpk', 'x509'].map((m) => h('li', {}, h('span', { class: `swatch mode-${m}` }), `${m} `, h('b', { 'data-mode-count': m }, a.byMode[m] ?? 0))),
+      h('li', { class: 'muted' }, 'total ', h('b', { id: 'age-total' }, a.total)),
+    ),
+  );
+}
+
+/** The credentials page: age chart, campaigns, and (operators) the create form. Returns the clean-up. */
+export function renderCredentials(root: HTMLElement, canOperate: boolean): () => void {
+  let alive = true;
+  const chartBox = h('div', { id: 'age-box' }, h('p', { class: 'muted' }, 'Loading…'));
+  const rows = h('tbody', { id: 'rotation-rows' });
+  const error = h('p', { class: 'error', role: 'alert', id: 'credentials-error' });
+  const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
+
+  const loadAges = async (): Promise<void> => {
+    const { data } = await call<AgeJson>('GET', '/api/credentials/age');
+    if (alive) replace(chartBox, ageChart(data), h('p', { class: 'muted' }, `Age of each device's current credential at ${new Date(data.time).toLocaleString()}.`));
+  };
+  const loadCampaigns = async (): Promise<void> => {
+    const { data } = await call<RotationJson[]>('GET', '/api/credentials/rotations');
+    if (!alive) return;
+    replace(rows, ...data.map((c) =>
+      h('tr', { 'data-rotation': c.id },
+        h('td', {}, h('a', { href: `#/credentials/rotations/${c.id}`, class: 'rotation-link' }, `#${c.id}`)),
+        h('td', {}, rotationTargetText(c.target)),
+        h('td', { class: 'rotation-state' }, c.state),
+        h('td', {}, `${c.counts.done ?? 0} ✓ / ${c.counts.failed ?? 0} ✗ of ${totalOf(c.counts)}`),
+        h('td', {}, c.actor),
+        h('td', {}, new Date(c.createdAt).toLocaleString()),
+      )));
+    if (data.length === 0) replace(rows, h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No rotation campaign yet.')));
+  };
+  const refresh = async (): Promise<void> => {
+    try {
+      await Promise.all([loadAges(), loadCampaigns()]);
+      if (alive) error.textContent = '';
+    } catch (err) {
+      if (alive) error.textContent = (err as Error).message;
+    }
+  };
+
+  let form: HTMLFormElement | null = null;
+  if (canOperate) {
+    const kind = h('select', { id: 'rot-target-kind', 'aria-label': 'Target' },
+      h('option', { value: 'endpoints' }, 'Endpoints'), h('option', { value: 'group' }, 'Bootstrap group'), h('option', { value: 'all' }, 'All devices'));
+    const value = h('input', { id: 'rot-target', placeholder: 'ep1, ep2, …', 'aria-label': 'Endpoints or group', size: 40 });
+    const concurrency = h('input', { id: 'rot-concurrency', type: 'number', min: 1, max: 10000, value: 16 });
+    const attempts = h('input', { id: 'rot-attempts', type: 'number', min: 1, max: 10000, value: 5 });
+    const create = h('button', { id: 'rot-create', type: 'submit' }, 'Start rotation');
+    kind.addEventListener('change', () => {
+      value.disabled = kind.value === 'all';
+      value.placeholder = kind.value === 'group' ? 'group name' : kind.value === 'all' ? '' : 'ep1, ep2, …';
+    });
+    form = h('form', { id: 'rotation-form', class: 'row' },
+      h('label', {}, 'Target', kind),
+      h('label', {}, 'Endpoints / group', value),
+      h('label', {}, 'Concurrency', concurrency),
+      h('label', {}, 'Max attempts', attempts),
+      create,
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const v = value.value.trim();
+      const target = kind.value === 'all' ? { all: true } : kind.value === 'group' ? { group: v } : { endpoints: v.split(/[\s,]+/).filter((s) => s !== '') };
+      const body = { ...target, concurrency: Number(concurrency.value), maxAttempts: Number(attempts.value) };
+      create.disabled = true;
+      call<RotationJson>('POST', '/api/credentials/rotations', body)
+        .then(({ data }) => {
+          location.hash = `#/credentials/rotations/${data.id}`;
+        })
+        .catch((err: Error) => {
+          error.textContent = err.message;
+        })
+        .finally(() => {
+          create.disabled = false;
+        });
+    });
+  }
+
+  // Summaries of running campaigns refresh the list; the age chart changes when a campaign finishes.
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  let agesToo = false;
+  const close = subscribe(['ROTATION'], (_name, data) => {
+    const e = data as { kind?: string; state?: string };
+    if (e.kind !== 'campaign') return;
+    agesToo ||= e.state === 'finished';
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      const both = agesToo;
+      agesToo = false;
+      void (both ? refresh() : loadCampaigns().catch((err: Error) => void (error.textContent = err.message)));
+    }, 300);
+  }, undefined, (open) => {
+    live.textContent = open ? '● live' : 'reconnecting…';
+  });
+
+  replace(root,
+    h('section', { class: 'card' },
+      h('div', { class: 'row' }, h('h1', {}, 'Credentials'), live, h('a', { href: '#/audit', id: 'to-audit' }, 'Audit log ›')),
+      error,
+      h('h2', {}, 'Credential age'),
+      chartBox,
+    ),
+    h('section', { class: 'card' },
+      h('h2', {}, 'Rotation campaigns'),
+      form,
+      h('table', { id: 'rotations' },
+        h('thead', {}, h('tr', {}, ...['Campaign', 'Target', 'State', 'Progress', 'Started by', 'Created'].map((t) => h('th', {}, t)))),
+        rows,
+      ),
+    ),
+  );
+  void refresh();
+  return () => {
+    alive = false;
+    clearTimeout(debounce);
+    close();
+  };
+}
+
+/** A stacked bar of rotation states and its legend. */
+function rotationChart(counts: Record<RotationState, number>): HTMLElement {
+  const total = totalOf(counts);
+  const bar = svg('svg', { class: 'progress-chart', viewBox: '0 0 1000 24', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'device states' });
+  bar.appendChild(svg('rect', { x: 0, y: 0, width: 1000, height: 24, class: 'st-empty' }));
+  let x = 0;
+  for (const s of ROTATION_STATES) {
+    const n = counts[s] ?? 0;
+    if (n === 0 || total === 0) continue;
+    const w = (n / total) * 1000;
+    bar.appendChild(svg('rect', { x, y: 0, width: w, height: 24, class: `st-${s}`, 'data-state': s }, `${s}: ${n}`));
+    x += w;
+  }
+  const done = (counts.done ?? 0) + (counts.failed ?? 0);
+  return h('div', { class: 'chart' }, bar,
+    h('div', { class: 'row' },
+      h('ul', { class: 'legend', id: 'rotation-counts' },
+        ...ROTATION_STATES.map((s) => h('li', { 'data-state': s }, h('span', { class: `swatch st-${s}` }), `${s} `, h('b', { 'data-count': s }, counts[s] ?? 0)))),
+      h('span', { class: 'muted', id: 'rotation-done' }, `${done} of ${total} finished`),
+    ),
+  );
+}
+
+/** One rotation campaign: settings, live chart and device table. Returns the clean-up. */
+export function renderRotation(root: HTMLElement, id: number): () => void {
+  let alive = true;
+  let summary: RotationJson | undefined;
+  const devices = new Map<string, RotationDeviceJson>();
+  const head = h('div', { id: 'rotation-head' });
+  const chartBox = h('div', { id: 'rotation-chart' });
+  const rows = h('tbody', { id: 'rotation-device-rows' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
+  const history = h('div', { id: 'rotation-history' });
+
+  const showHistory = async (ep: string): Promise<void> => {
+    try {
+      const { data } = await call<RotationDeviceJson & { history: { time: number; from: string; to: string; note: string | null }[] }>(
+        'GET', `/api/credentials/rotations/${id}/devices/${encodeURIComponent(ep)}`);
+      if (!alive) return;
+      replace(history,
+        h('h3', {}, `History of ${ep}`),
+        h('table', {}, h('tbody', {}, ...data.history.map((e) => h('tr', {}, h('td', {}, new Date(e.time).toLocaleTimeString()), h('td', {}, `${e.from} → ${e.to}`), h('td', {}, e.note ?? ''))))),
+      );
+    } catch (err) {
+      if (alive) error.textContent = (err as Error).message;
+    }
+  };
+
+  const counts = (): Record<RotationState, number> => {
+    if (devices.size === 0) return summary?.counts ?? { queued: 0, prepared: 0, delivered: 0, done: 0, failed: 0 };
+    const c = { queued: 0, prepared: 0, delivered: 0, done: 0, failed: 0 };
+    for (const d of devices.values()) c[d.state]++;
+    return c;
+  };
+  const drawHead = (): void => {
+    if (!summary) return;
+    const c = summary;
+    replace(head,
+      h('div', { class: 'row' }, h('h1', {}, `Rotation #${c.id}`), h('span', { id: 'rotation-state', 'data-state': c.state }, c.state), live),
+      h('dl', {},
+        h('dt', {}, 'Target'), h('dd', {}, rotationTargetText(c.target)),
+        h('dt', {}, 'Started by'), h('dd', { id: 'rotation-actor' }, c.actor),
+        h('dt', {}, 'Started'), h('dd', {}, new Date(c.createdAt).toLocaleString()),
+        h('dt', {}, 'Concurrency'), h('dd', {}, c.concurrency),
+        h('dt', {}, 'Max attempts'), h('dd', {}, c.maxAttempts),
+      ),
+    );
+  };
+  const deviceRow = (d: RotationDeviceJson): HTMLTableRowElement => {
+    const link = h('a', { href: '#', class: 'history-link' }, 'history');
+    link.addEventListener('click', (e) => {
+      e.preventDefault();
+      void showHistory(d.endpoint);
+    });
+    return h('tr', { 'data-endpoint': d.endpoint, 'data-state': d.state },
+      h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.endpoint)}` }, d.endpoint)),
+      h('td', { class: 'device-state' }, h('span', { class: `swatch st-${d.state}` }), d.state),
+      h('td', {}, d.attempts),
+      h('td', { class: 'mono' }, d.newIdentity ?? ''),
+      h('td', {}, d.lastError ?? ''),
+      h('td', {}, new Date(d.updatedAt).toLocaleTimeString()),
+      h('td', {}, link, ' ', h('a', { href: `#/audit?${new URLSearchParams({ endpoint: d.endpoint })}`, class: 'audit-link' }, 'audit')),
+    );
+  };
+  const drawRows = (): void => {
+    replace(rows, ...[...devices.values()].sort((a, b) => a.endpoint.localeCompare(b.endpoint)).map(deviceRow));
+    if (devices.size === 0) replace(rows, h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No device.')));
+  };
+  const load = async (): Promise<void> => {
+    try {
+      const { data } = await call<RotationJson & { devices: RotationDeviceJson[] }>('GET', `/api/credentials/rotations/${id}`);
+      if (!alive) return;
+      const { devices: list, ...s } = data;
+      // Events that arrived while the snapshot was on its way may be newer than it: keep those.
+      if (!summary || s.updatedAt >= summary.updatedAt) summary = s;
+      for (const d of list) {
+        const seen = devices.get(d.endpoint);
+        if (!seen || !newerDevice(seen, d)) devices.set(d.endpoint, d);
+      }
+      error.textContent = '';
+      drawHead();
+      replace(chartBox, rotationChart(counts()));
+      drawRows();
+    } catch (err) {
+      if (alive) error.textContent = (err as Error).message;
+    }
+  };
+
+  // The stream opens first, then the snapshot is read: events in between are covered by it.
+  const close = subscribe(['ROTATION'], (_name, data) => {
+    const e = data as { kind?: string; id?: number; campaignId?: number };
+    if (e.kind === 'campaign') {
+      if (e.id !== id) return;
+      const { kind: _k, ...s } = data as RotationJson & { kind: string };
+      if (summary && s.updatedAt < summary.updatedAt) return;
+      summary = s;
+      drawHead();
+      replace(chartBox, rotationChart(counts()));
+      return;
+    }
+    if (e.kind !== 'device' || e.campaignId !== id) return;
+    const d = data as RotationDeviceJson;
+    const prev = devices.get(d.endpoint);
+    if (prev && newerDevice(prev, d)) return;
+    devices.set(d.endpoint, d);
+    replace(chartBox, rotationChart(counts()));
+    const row = rows.querySelector(`tr[data-endpoint="${CSS.escape(d.endpoint)}"]`);
+    if (row) row.replaceWith(deviceRow(d));
+    else drawRows();
+  }, undefined, (open) => {
+    live.textContent = open ? '● live' : 'reconnecting…';
+    if (open) void load();
+  });
+
+  replace(root,
+    h('section', { class: 'card' },
+      h('p', {}, h('a', { href: '#/credentials' }, '‹ Credentials')),
+      head,
+      error,
+      chartBox,
+    ),
+    h('section', { class: 'card' },
+      h('h2', {}, 'Devices'),
+      h('table', { id: 'rotation-devices' },
+        h('thead', {}, h('tr', {}, ...['Endpoint', 'State', 'Attempts', 'New identity', 'Last error', 'Updated', ''].map((t) => h('th', {}, t)))),
+        rows,
+      ),
+      history,
+    ),
+  );
+  void load();
+  return () => {
+    alive = false;
+    close();
+  };
+}
