@@ -8,26 +8,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { defaultWebRoot, hasConsole } from '../src/api/index.js';
 import { Lwm2mClient } from '../src/client/index.js';
 import { until } from './helpers.js';
 import { startWardenWithFactoryKeys } from './warden-fixtures.js';
+import { assertBrowserReady, cleanup, openBrowser, postUser, screenshot, signIn, signOut } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_TOKEN = 'console-credentials-token';
-const PASSWORD = 'correct horse battery staple';
-/** Flags this machine needs (.library node.md): no sandbox as root, no GPU, and no background connections. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = 'test-results/console';
 const SERIALS = ['cred-ui-1', 'cred-ui-2', 'cred-ui-3'];
 
 test('the console credentials and audit pages: age chart, a rotation started from the browser reaches done live, audit filters', { timeout: 180_000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install the Debian package chromium (apt-get install chromium)`);
-  assert.ok(hasConsole(defaultWebRoot()), `the console is not built in ${defaultWebRoot()}: run npm run build`);
+  assertBrowserReady();
   const { warden, factory } = await startWardenWithFactoryKeys(t, SERIALS, ADMIN_TOKEN);
   const clients = factory.map((f) => new Lwm2mClient({
     endpoint: f.endpoint,
@@ -41,41 +31,17 @@ test('the console credentials and audit pages: age chart, a rotation started fro
     await Promise.all(clients.map((c) => c.stop({ deregister: false }).catch(() => {})));
     await warden.close();
   });
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${warden.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' } });
-  for (const [name, role] of [['cred-ops', 'operator'], ['cred-view', 'viewer']]) {
-    const made = await api('/api/users', { method: 'POST', body: JSON.stringify({ name, role, password: PASSWORD }) });
-    assert.equal(made.status, 201, await made.text());
-  }
+  await postUser(warden.apiUrl, ADMIN_TOKEN, 'cred-ops', 'operator');
+  await postUser(warden.apiUrl, ADMIN_TOKEN, 'cred-view', 'viewer');
   await Promise.all(clients.map((c) => c.start()));
   await until(() => warden.server.listRegistrations({ limit: 10 }).length === 3, 60_000, 'three devices registered');
   const endpoints = factory.map((f) => f.endpoint).sort();
   const firstIdentities = new Map(endpoints.map((ep) => [ep, warden.server.getRegistration(ep)!.identity!.name]));
 
-  mkdirSync(SHOTS, { recursive: true });
-  const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
-  t.after(async () => {
-    await context.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(String(e)));
-  const signIn = async (user: string, role: string) => {
-    await page.goto(`${warden.apiUrl}/`);
-    await page.locator('#login-form').waitFor();
-    await page.fill('#login-user', user);
-    await page.fill('#login-password', PASSWORD);
-    await page.click('#login-submit');
-    await page.locator('#whoami', { hasText: `${user} (${role})` }).waitFor();
-  };
+  const { context, page, problems } = await openBrowser(cleanup(t));
 
   // The age chart: three PSK credentials set moments ago, all in the first bucket.
-  await signIn('cred-ops', 'operator');
+  await signIn(page, warden.apiUrl, 'cred-ops', 'operator');
   await page.click('#nav-credentials');
   await page.locator('#age-chart').waitFor();
   assert.equal(await page.locator('[data-bucket-count="< 1d"]').textContent(), '3');
@@ -104,7 +70,7 @@ test('the console credentials and audit pages: age chart, a rotation started fro
   assert.equal(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload), 1, 'the page was not reloaded');
   await page.locator(`#rotation-device-rows tr[data-endpoint="${endpoints[1]}"] .history-link`).click();
   await page.locator('#rotation-history', { hasText: 'delivered → done' }).waitFor();
-  await page.screenshot({ path: join(SHOTS, 'credentials-rotation.png'), fullPage: true });
+  await screenshot(page, 'credentials-rotation');
   for (const ep of endpoints) {
     const reg = warden.server.getRegistration(ep);
     assert.equal(reg?.identity?.name, `${ep}~r${id}`, `${ep} registered with the new credential`);
@@ -115,7 +81,7 @@ test('the console credentials and audit pages: age chart, a rotation started fro
   await page.click('#nav-credentials');
   await page.locator(`#rotation-rows tr[data-rotation="${id}"] .rotation-state`, { hasText: 'finished' }).waitFor();
   assert.equal(await page.locator('[data-bucket-count="< 1d"]').textContent(), '3');
-  await page.screenshot({ path: join(SHOTS, 'credentials.png'), fullPage: true });
+  await screenshot(page, 'credentials');
 
   // The audit log lists the rotation's events; filtering by endpoint narrows it, and the filter stays in the URL.
   await page.click('#nav-audit');
@@ -135,7 +101,7 @@ test('the console credentials and audit pages: age chart, a rotation started fro
   await page.waitForFunction(() => location.hash.includes('kind=rotated'));
   await page.waitForFunction(() => document.querySelectorAll('#audit-rows tr[data-audit]').length === 1, undefined, { timeout: 10_000 });
   assert.match((await page.locator('#audit-rows tr[data-audit] .audit-actor').textContent()) ?? '', new RegExp(`^rotation:${id}$`));
-  await page.screenshot({ path: join(SHOTS, 'audit.png'), fullPage: true });
+  await screenshot(page, 'audit');
   // A reload keeps the filters (they live in the hash).
   await page.reload();
   await page.locator('#audit-endpoint').waitFor();
@@ -143,9 +109,8 @@ test('the console credentials and audit pages: age chart, a rotation started fro
   assert.equal(await page.inputValue('#audit-kind'), 'rotated');
 
   // A viewer sees the chart and the campaigns but not the form that starts one.
-  await page.click('#sign-out');
-  await page.locator('#login-form').waitFor();
-  await signIn('cred-view', 'viewer');
+  await signOut(page);
+  await signIn(page, warden.apiUrl, 'cred-view', 'viewer');
   await page.click('#nav-credentials');
   await page.locator(`#rotation-rows tr[data-rotation="${id}"]`).waitFor();
   assert.equal(await page.locator('#rotation-form').count(), 0, 'no rotation form for a viewer');
@@ -153,6 +118,28 @@ test('the console credentials and audit pages: age chart, a rotation started fro
   await page.locator('#campaigns').waitFor();
   assert.equal(await page.locator('#campaign-form').count(), 0, 'no campaign form for a viewer');
   assert.equal(await page.locator('#fw-upload').count(), 0, 'no upload for a viewer');
+  // Viewers have no API request tab (the route is admins').
+  await page.click('#nav-audit');
+  await page.locator('#audit-rows tr[data-audit]').first().waitFor();
+  assert.equal(await page.locator('#audit-tab-requests').count(), 0, 'no request audit tab for a viewer');
+
+  // An admin reads the API request audit: the rotation the operator started, and new requests appear live.
+  await signOut(page);
+  await postUser(warden.apiUrl, ADMIN_TOKEN, 'cred-admin', 'admin');
+  await signIn(page, warden.apiUrl, 'cred-admin', 'admin');
+  await page.click('#nav-audit');
+  await page.click('#audit-tab-requests');
+  await page.locator('#audit-rows tr[data-actor="cred-ops"]').first().waitFor();
+  assert.match((await page.locator('#audit-rows tr[data-actor="cred-ops"]').allTextContents()).join('\n'), /POST \/api\/credentials\/rotations.*201/);
+  await page.locator('#live-state', { hasText: 'live' }).waitFor();
+  const refused = await fetch(`${warden.apiUrl}/api/firmware`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(8) });
+  assert.equal(refused.status, 401);
+  await page.locator('#audit-rows tr[data-status="401"]').first().waitFor({ timeout: 10_000 });
+  await page.selectOption('#audit-status', '2xx');
+  await page.click('#audit-apply');
+  await page.waitForFunction(() => location.hash.includes('status=2xx'));
+  await page.waitForFunction(() => document.querySelectorAll('#audit-rows tr[data-status="401"]').length === 0, undefined, { timeout: 10_000 });
+  await screenshot(page, 'audit-requests');
   assert.deepEqual(problems, [], 'no CSP violation or page error');
   await context.close();
 });

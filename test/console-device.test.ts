@@ -7,99 +7,43 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
 import { Lwm2mClient } from '../src/client/index.js';
-import { startWarden } from '../src/cli/warden.js';
-import { defaultWebRoot, hasConsole } from '../src/api/index.js';
 import { createTestPki } from '../src/dtls/test-pki.js';
-import { SqliteStore, UserStore } from '../src/store/index.js';
-import { silentLogger } from '../src/log.js';
+import { addUsers, assertBrowserReady, cleanup, openBrowser, screenshot, signIn, signOut, startConsoleWarden, tempDir } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'console-device-test-token-0123456789';
 const OPERATOR = 'ops';
 const VIEWER = 'watcher';
-const PASSWORD = 'correct horse battery staple';
 const PSK = Buffer.from('7a3c91e0d45b2f8866aa10c3e9b4d2f1', 'hex');
 const PSK_IDENTITY = 'psk-device-identity';
-/** Flags this machine needs (.library node.md): no sandbox as root, no GPU, and no background connections. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = 'test-results/console';
 
 const pem = (label: string, der: Uint8Array) =>
   `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`;
 
-async function signIn(page: Page, url: string, user: string): Promise<void> {
-  await page.goto(`${url}/`);
-  await page.locator('#login-form').waitFor();
-  await page.fill('#login-user', user);
-  await page.fill('#login-password', PASSWORD);
-  await page.click('#login-submit');
-  await page.locator('#whoami', { hasText: user }).waitFor();
-}
-
 test('the device page: every operation, security info without keys, firmware state, timeline; viewers cannot change a device', async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install the Debian package chromium (apt-get install chromium)`);
-  assert.ok(hasConsole(defaultWebRoot()), `the console is not built in ${defaultWebRoot()}: run npm run build`);
-  const dir = mkdtempSync(join(tmpdir(), 'warden-console-device-'));
-  const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
-  const undo: (() => unknown)[] = [
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => rmSync(profile, { recursive: true, force: true }),
-  ];
-  t.after(async () => {
-    for (const fn of undo.reverse()) await fn();
-  });
-  const store = new SqliteStore(join(dir, 'warden.db'));
-  try {
-    const users = new UserStore(store);
-    await users.add(OPERATOR, 'operator', PASSWORD);
-    await users.add(VIEWER, 'viewer', PASSWORD);
-  } finally {
-    store.close();
-  }
+  assertBrowserReady();
+  const defer = cleanup(t);
+  const dir = tempDir(defer, 'warden-console-device-');
+  await addUsers(dir, [[OPERATOR, 'operator'], [VIEWER, 'viewer']]);
 
   // CoAP and CoAPs (the test PKI's server chain; PSK devices need no certificate of their own).
   const pki = createTestPki();
   writeFileSync(join(dir, 'server.pem'), pki.server.chain.map((c) => pem('CERTIFICATE', c)).join(''));
   writeFileSync(join(dir, 'server.key'), pki.server.key.export({ format: 'pem', type: 'pkcs8' }));
-  const warden = await startWarden({
-    dataDir: dir, coapPort: 0, coapsPort: 0, coapHost: '127.0.0.1', apiPort: 0, apiHost: '127.0.0.1', apiToken: TOKEN,
-    dtls: { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') }, logger: silentLogger,
-  });
-  const clients: Lwm2mClient[] = [];
-  undo.push(() => warden.close(), async () => {
-    for (const c of clients) await c.stop().catch(() => {});
+  const { warden, register } = await startConsoleWarden(defer, dir, TOKEN, {
+    coapsPort: 0, dtls: { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') },
   });
   warden.security.add({ endpoint: 'psk-device', mode: 'psk', pskIdentity: PSK_IDENTITY, pskKey: PSK });
-  const start = async (c: Lwm2mClient, endpoint: string) => {
-    clients.push(c);
-    const registered = new Promise<void>((resolve) => {
-      const on = (r: { endpoint: string }) => r.endpoint === endpoint && (warden.server.off('registered', on), resolve());
-      warden.server.on('registered', on);
-    });
-    await c.start();
-    await registered;
-  };
-  await start(new Lwm2mClient({
+  await register(new Lwm2mClient({
     endpoint: 'psk-device', serverUri: `coaps://127.0.0.1:${warden.coapsPort}`, lifetime: 300, valueUpdateInterval: 0,
     security: { mode: 'psk', identity: PSK_IDENTITY, key: PSK }, standard: { device: { firmwareVersion: '4.5.6-dtls' } },
-  }), 'psk-device');
-  await start(new Lwm2mClient({ endpoint: 'plain-device', serverUri: `coap://127.0.0.1:${warden.coapPort}`, lifetime: 300, valueUpdateInterval: 0 }), 'plain-device');
+  }));
+  await register(new Lwm2mClient({ endpoint: 'plain-device', serverUri: `coap://127.0.0.1:${warden.coapPort}`, lifetime: 300, valueUpdateInterval: 0 }));
   assert.deepEqual(warden.server.getRegistration('psk-device')?.identity, { mode: 'psk', name: PSK_IDENTITY });
 
-  mkdirSync(SHOTS, { recursive: true });
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
-  undo.push(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(String(e)));
+  const { page, problems } = await openBrowser(defer, { width: 1280, height: 900 });
   page.on('dialog', (d) => void d.accept());
   const resultHas = async (text: string | RegExp) => {
     await page.locator('#op-result', { hasText: text }).waitFor();
@@ -111,7 +55,7 @@ test('the device page: every operation, security info without keys, firmware sta
     return resultHas(expect);
   };
 
-  await signIn(page, warden.apiUrl, OPERATOR);
+  await signIn(page, warden.apiUrl, OPERATOR, 'operator');
   await page.goto(`${warden.apiUrl}/#/devices/psk-device`);
   await page.locator('#registration dd', { hasText: 'psk-device' }).first().waitFor();
   await page.locator('details.object[data-object="3"]').waitFor();
@@ -203,16 +147,15 @@ test('the device page: every operation, security info without keys, firmware sta
   const text = (await page.locator('body').innerText()).toLowerCase();
   assert.ok(!text.includes(PSK.toString('hex')), 'no PSK bytes (hex) on the page');
   assert.ok(!text.includes(PSK.toString('base64').toLowerCase()), 'no PSK bytes (base64) on the page');
-  await page.screenshot({ path: join(SHOTS, 'device-page.png'), fullPage: true });
+  await screenshot(page, 'device-page');
 
   // A plain CoAP device: no security info.
   await page.goto(`${warden.apiUrl}/#/devices/plain-device`);
   await page.locator('#security-status', { hasText: 'plain CoAP' }).waitFor();
 
   // A viewer reads but gets no write, execute, create, delete or write-attributes control.
-  await page.click('#sign-out');
-  await page.locator('#login-form').waitFor();
-  await signIn(page, warden.apiUrl, VIEWER);
+  await signOut(page);
+  await signIn(page, warden.apiUrl, VIEWER, 'viewer');
   await page.goto(`${warden.apiUrl}/#/devices/psk-device`);
   await page.locator('details.object[data-object="3"]').waitFor();
   await page.locator('#sec-identity', { hasText: PSK_IDENTITY }).waitFor();

@@ -6,24 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { Lwm2mClient } from '../src/client/index.js';
-import { startWarden } from '../src/cli/warden.js';
-import { defaultWebRoot, hasConsole } from '../src/api/index.js';
-import { SqliteStore, UserStore } from '../src/store/index.js';
-import { silentLogger } from '../src/log.js';
 import { until } from './helpers.js';
+import { addUsers, assertBrowserReady, cleanup, openBrowser, screenshot, signIn, startConsoleWarden, tempDir } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'console-devices-token-0123456789';
 const USER = 'viewer1';
-const PASSWORD = 'correct horse battery staple';
-/** Flags this machine needs (.library node.md): no sandbox as root, no GPU, and no background connections. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = 'test-results/console';
 
 const rows = (page: Page) => page.locator('#device-rows tr[data-endpoint]').evaluateAll((trs) => trs.map((r) => r.getAttribute('data-endpoint')));
 
@@ -42,29 +31,12 @@ async function showing(page: Page, want: string[]): Promise<void> {
 }
 
 test('the device list: filters on online state, firmware version and security mode, kept in the hash', async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install the Debian package chromium (apt-get install chromium)`);
-  assert.ok(hasConsole(defaultWebRoot()), `the console is not built in ${defaultWebRoot()}: run npm run build`);
-  const dir = mkdtempSync(join(tmpdir(), 'warden-console-devices-'));
-  const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
-  const undo: (() => unknown)[] = [
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => rmSync(profile, { recursive: true, force: true }),
-  ];
-  t.after(async () => {
-    for (const fn of undo.reverse()) await fn();
-  });
-  const store = new SqliteStore(join(dir, 'warden.db'));
-  try {
-    await new UserStore(store).add(USER, 'viewer', PASSWORD);
-  } finally {
-    store.close();
-  }
+  assertBrowserReady();
+  const defer = cleanup(t);
+  const dir = tempDir(defer, 'warden-console-devices-');
+  await addUsers(dir, [[USER, 'viewer']]);
 
-  const warden = await startWarden({ dataDir: dir, coapPort: 0, coapHost: '127.0.0.1', apiPort: 0, apiHost: '127.0.0.1', apiToken: TOKEN, logger: silentLogger });
-  const clients: Lwm2mClient[] = [];
-  undo.push(() => warden.close(), async () => {
-    for (const c of clients) await c.stop().catch(() => {});
-  });
+  const { warden, clients } = await startConsoleWarden(defer, dir, TOKEN);
   const serverUri = `coap://127.0.0.1:${warden.coapPort}`;
   const devices: [string, string, boolean][] = [['list-a', '1.0.0', false], ['list-b', '2.0.0', true], ['list-c', '2.0.0', false]];
   for (const [endpoint, firmwareVersion, queueMode] of devices) {
@@ -85,19 +57,8 @@ test('the device list: filters on online state, firmware version and security mo
   assert.equal(api.headers.get('x-total-count'), '4');
   assert.doesNotMatch(await api.text(), /00112233445566778899aabbccddeeff|list-d-id/, 'no key or identity in the list');
 
-  mkdirSync(SHOTS, { recursive: true });
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
-  undo.push(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(String(e)));
-
-  await page.goto(`${warden.apiUrl}/`);
-  await page.locator('#login-form').waitFor();
-  await page.fill('#login-user', USER);
-  await page.fill('#login-password', PASSWORD);
-  await page.click('#login-submit');
-  await page.locator('#whoami', { hasText: `${USER} (viewer)` }).waitFor();
+  const { page, problems } = await openBrowser(defer);
+  await signIn(page, warden.apiUrl, USER, 'viewer');
   await showing(page, ['list-a', 'list-b', 'list-c', 'list-d-psk']);
   assert.equal(await page.locator('#device-rows tr[data-endpoint="list-b"] .device-state').textContent(), 'online (queue)');
   assert.equal(await page.locator('#device-rows tr[data-endpoint="list-a"] .device-firmware').textContent(), '1.0.0');
@@ -136,9 +97,9 @@ test('the device list: filters on online state, firmware version and security mo
   await showing(page, ['list-b']);
   await page.selectOption('#filter-queue', '');
   await showing(page, ['list-a', 'list-b', 'list-c']);
-  await page.screenshot({ path: join(SHOTS, 'devices-filters.png'), fullPage: true });
+  await screenshot(page, 'devices-filters');
   await page.click('#filter-clear');
   await showing(page, ['list-a', 'list-b', 'list-c', 'list-d-psk']);
-  await page.screenshot({ path: join(SHOTS, 'devices-all.png'), fullPage: true });
+  await screenshot(page, 'devices-all');
   assert.deepEqual(problems, []);
 });

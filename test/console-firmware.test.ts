@@ -6,22 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { defaultWebRoot, hasConsole } from '../src/api/index.js';
 import { imagePackage, imagePair } from '../src/device/test-helpers.js';
 import { startFirmwareRig } from './firmware-rig.js';
 import { until } from './helpers.js';
+import { assertBrowserReady, cleanup, openBrowser, postUser, screenshot, signIn } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_TOKEN = 'firmware-rig-token';
 const USER = 'fw-ops';
-const PASSWORD = 'correct horse battery staple';
-/** Flags this machine needs (.library node.md): no sandbox as root, no GPU, and no background connections. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = 'test-results/console';
 
 const [v1, v2] = imagePair(31, 16 * 1024);
 const V1 = imagePackage(v1, 1, '1.0.0');
@@ -29,46 +20,23 @@ const V2 = imagePackage(v2, 2, '2.0.0');
 const V3 = imagePackage(v1, 3, '3.0.0');
 
 test('the console firmware page: packages, upload, a campaign started from the browser progresses live to 3 succeeded', { timeout: 180_000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install the Debian package chromium (apt-get install chromium)`);
-  assert.ok(hasConsole(defaultWebRoot()), `the console is not built in ${defaultWebRoot()}: run npm run build`);
+  assertBrowserReady();
   const rig = await startFirmwareRig(t);
   const api = rig.warden.apiUrl;
-  const made = await fetch(`${api}/api/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: USER, role: 'operator', password: PASSWORD }),
-  });
-  assert.equal(made.status, 201, await made.text());
+  await postUser(api, ADMIN_TOKEN, USER, 'operator');
 
   const v2Id = await rig.upload(V2);
   const runners = ['fw-ui-1', 'fw-ui-2', 'fw-ui-3'].map((ep) => rig.device(ep, V1));
   await Promise.all(runners.map((r) => r.start()));
   await until(() => rig.warden.server.listRegistrations({ limit: 10 }).length === 3, 60_000, 'three devices registered');
 
-  mkdirSync(SHOTS, { recursive: true });
-  const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
-  // node:test runs `after` hooks in the order they were added, so this one runs after the rig's: the test body closes
-  // the browser itself on success; this covers a failure.
-  t.after(async () => {
-    await context.close().catch(() => {});
-    rmSync(profile, { recursive: true, force: true });
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(String(e)));
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  // node:test runs `after` hooks in the order they were added, so this clean-up runs after the rig's: the test body
+  // closes the browser itself on success; this covers a failure.
+  const { context, page, problems } = await openBrowser(cleanup(t));
+  const shot = (name: string) => screenshot(page, name);
 
   // Sign in and open Firmware: the stored package is listed.
-  await page.goto(`${api}/`);
-  await page.locator('#login-form').waitFor();
-  await page.fill('#login-user', USER);
-  await page.fill('#login-password', PASSWORD);
-  await page.click('#login-submit');
-  await page.locator('#whoami', { hasText: `${USER} (operator)` }).waitFor();
+  await signIn(page, api, USER, 'operator');
   await page.click('#nav-firmware');
   const v2Row = page.locator(`#package-rows tr[data-package="${v2Id}"]`);
   await v2Row.waitFor();

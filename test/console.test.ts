@@ -4,61 +4,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { Lwm2mClient } from '../src/client/index.js';
-import { startWarden } from '../src/cli/warden.js';
-import { defaultWebRoot, hasConsole } from '../src/api/index.js';
-import { SqliteStore, UserStore } from '../src/store/index.js';
-import { silentLogger } from '../src/log.js';
+import { assertBrowserReady, cleanup, openBrowser, addUsers, screenshot, signOut, startConsoleWarden, submitSignIn, tempDir } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'console-test-token-0123456789';
 const USER = 'ops';
-const PASSWORD = 'correct horse battery staple';
 const EVIL = '<img src=x onerror="window.__xss=1">ACME';
-/** Flags this machine needs (.library node.md): no sandbox as root, no GPU, and no background connections. */
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SHOTS = 'test-results/console';
 
 test('the console: sign in, find a device, read, write, execute, observe live, device strings as text, sign out', async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install the Debian package chromium (apt-get install chromium)`);
-  assert.ok(hasConsole(defaultWebRoot()), `the console is not built in ${defaultWebRoot()}: run npm run build`);
-  const dir = mkdtempSync(join(tmpdir(), 'warden-console-'));
-  const profile = mkdtempSync(join(tmpdir(), 'warden-chromium-'));
-  // One clean-up, in reverse order of set-up (node:test runs `after` hooks in the order they were added).
-  const undo: (() => unknown)[] = [
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => rmSync(profile, { recursive: true, force: true }),
-  ];
-  t.after(async () => {
-    for (const fn of undo.reverse()) await fn();
-  });
-  const store = new SqliteStore(join(dir, 'warden.db'));
-  try {
-    await new UserStore(store).add(USER, 'operator', PASSWORD);
-  } finally {
-    store.close();
-  }
+  assertBrowserReady();
+  const defer = cleanup(t);
+  const dir = tempDir(defer, 'warden-console-');
+  await addUsers(dir, [[USER, 'operator']]);
 
-  const warden = await startWarden({ dataDir: dir, coapPort: 0, coapHost: '127.0.0.1', apiPort: 0, apiHost: '127.0.0.1', apiToken: TOKEN, logger: silentLogger });
-  const clients: Lwm2mClient[] = [];
-  undo.push(() => warden.close(), async () => {
-    for (const c of clients) await c.stop().catch(() => {});
-  });
+  const { warden, clients, register } = await startConsoleWarden(defer, dir, TOKEN);
   const serverUri = `coap://127.0.0.1:${warden.coapPort}`;
   const devices: [string, string | undefined][] = [['console-dev-1', undefined], ['console-dev-2', undefined], ['console-evil', EVIL]];
   for (const [endpoint, manufacturer] of devices) {
-    const c = new Lwm2mClient({ endpoint, serverUri, lifetime: 300, valueUpdateInterval: 0, ...(manufacturer ? { standard: { device: { manufacturer } } } : {}) });
-    clients.push(c);
-    const registered = new Promise<void>((resolve) => {
-      const on = (r: { endpoint: string }) => r.endpoint === endpoint && (warden.server.off('registered', on), resolve());
-      warden.server.on('registered', on);
-    });
-    await c.start();
-    await registered;
+    await register(new Lwm2mClient({ endpoint, serverUri, lifetime: 300, valueUpdateInterval: 0, ...(manufacturer ? { standard: { device: { manufacturer } } } : {}) }));
   }
 
   // The static route: a strict CSP, security headers, no store for index.html, a year for hashed assets; /api stays closed.
@@ -79,16 +42,8 @@ test('the console: sign in, find a device, read, write, execute, observe live, d
   assert.equal((await fetch(`${warden.apiUrl}/assets/..%2Fwarden.db`)).status, 404);
   assert.equal((await fetch(`${warden.apiUrl}/api/clients`)).status, 401);
 
-  mkdirSync(SHOTS, { recursive: true });
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
-  undo.push(() => context.close());
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(String(e)));
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const { context, page, problems } = await openBrowser(defer);
+  const shot = (name: string) => screenshot(page, name);
   const resultHas = async (text: string | RegExp) => {
     await page.locator('#op-result', { hasText: text }).waitFor();
     return (await page.locator('#op-result').textContent()) ?? '';
@@ -97,12 +52,9 @@ test('the console: sign in, find a device, read, write, execute, observe live, d
   // Sign in (a wrong password first).
   await page.goto(`${warden.apiUrl}/`);
   await page.locator('#login-form').waitFor();
-  await page.fill('#login-user', USER);
-  await page.fill('#login-password', 'wrong password');
-  await page.click('#login-submit');
+  await submitSignIn(page, USER, 'wrong password');
   await page.locator('#login-message', { hasText: 'Invalid user name or password' }).waitFor();
-  await page.fill('#login-password', PASSWORD);
-  await page.click('#login-submit');
+  await submitSignIn(page, USER);
   await page.locator('#whoami', { hasText: `${USER} (operator)` }).waitFor();
   await page.locator('#device-rows tr[data-endpoint]').nth(2).waitFor();
   assert.equal(await page.locator('#device-rows tr[data-endpoint]').count(), 3);
@@ -175,14 +127,11 @@ test('the console: sign in, find a device, read, write, execute, observe live, d
   await context.clearCookies();
   await page.locator('[data-read="/3/0"]').click();
   await page.locator('#login-message', { hasText: 'session ended' }).waitFor();
-  await page.fill('#login-user', USER);
-  await page.fill('#login-password', PASSWORD);
-  await page.click('#login-submit');
+  await submitSignIn(page, USER);
   await page.locator('#whoami', { hasText: USER }).waitFor();
 
   // Sign out: back at sign-in, and the session is gone.
-  await page.click('#sign-out');
-  await page.locator('#login-form').waitFor();
+  await signOut(page);
   assert.equal(await page.evaluate(async () => (await fetch('/api/me')).status), 401);
   await shot('05-signed-out');
   assert.deepEqual(problems, [], 'no CSP violation or page error');

@@ -203,8 +203,10 @@ describe('/api/credentials/age, audit actor and offset, ROTATION events', () => 
       const onlyB = await open('?ep=b');
       const started = await call(c.app, { method: 'POST', url: '/api/credentials/rotations', payload: { group: 'ab' } });
       const id = started.body.id as number;
-      const events = await readUntil(all, (e) => e.data.kind === 'campaign' && e.data.state === 'finished');
-      assert.ok(events.every((e) => e.event === 'ROTATION'));
+      const frames = await readUntil(all, (e) => e.data.kind === 'campaign' && e.data.state === 'finished');
+      // Beside ROTATION, the credential audit's AUDIT events (the rotation records them).
+      assert.ok(frames.every((e) => e.event === 'ROTATION' || (e.event === 'AUDIT' && e.data.source === 'credential')));
+      const events = frames.filter((e) => e.event === 'ROTATION');
       assert.deepEqual(events[0]!.data, { kind: 'campaign', ...started.body }, 'the new campaign first');
       const moves = events.filter((e) => e.data.kind === 'device');
       for (const ep of ['a', 'b']) {
@@ -212,7 +214,7 @@ describe('/api/credentials/age, audit actor and offset, ROTATION events', () => 
       }
       assert.ok(moves.every((e) => e.data.campaignId === id));
       assert.deepEqual(events.at(-1)!.data.counts, { queued: 0, prepared: 0, delivered: 0, done: 2, failed: 0 });
-      const own = await readUntil(onlyB, (e) => e.data.state === 'done');
+      const own = (await readUntil(onlyB, (e) => e.data.state === 'done')).filter((e) => e.event === 'ROTATION');
       assert.ok(own.every((e) => e.data.kind === 'device' && e.data.endpoint === 'b'), 'a device stream sees its own moves only');
     } finally {
       ac.abort();

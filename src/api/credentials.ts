@@ -146,7 +146,8 @@ export function auditQueryFromParams(q: Record<string, string | undefined>): Aud
   return out;
 }
 
-function auditJson(e: AuditEvent) {
+/** An audit event as API JSON (ISO time). */
+export function auditJson(e: AuditEvent) {
   return { id: e.id, endpoint: e.endpoint, kind: e.kind, time: new Date(e.time).toISOString(), actor: e.actor, ...(e.detail ? { detail: e.detail } : {}) };
 }
 

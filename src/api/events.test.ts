@@ -194,3 +194,58 @@ test('SSE: campaign progress as CAMPAIGN (unfiltered streams) and FIRMWARE (the 
   }
   assert.equal(campaigns.listenerCount('device'), 0, 'detached once the streams closed');
 });
+
+test('SSE: AUDIT events, credential ones to every stream and the device\'s, request ones to admins\' streams only', async () => {
+  const { ApiTokenStore, AuditLog, RequestAudit, SessionStore, SqliteStore, UserStore } = await import('../store/index.js');
+  const store = new SqliteStore(':memory:');
+  const users = new UserStore(store, { scrypt: { logN: 4, r: 8, p: 1 } });
+  const tokens = new ApiTokenStore(store);
+  await users.add('view', 'viewer', 'viewer-password-Lp3-sse');
+  const viewerToken = tokens.create({ username: 'view', scope: 'read' }).secret;
+  const audit = new AuditLog(store);
+  const fake = new FakeServer();
+  fake.add(fakeRegistration('dev1'));
+  const app = await createApi({
+    server: fake, model: testModel(), apiToken: TOKEN, credentials: { audit }, requestAudit: new RequestAudit(store),
+    access: { users, sessions: new SessionStore(store), tokens },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const ac = new AbortController();
+  try {
+    const addr = app.server.address();
+    assert.ok(addr !== null && typeof addr === 'object');
+    const base = `http://127.0.0.1:${addr.port}`;
+    const open = async (token: string, ep = '') => {
+      const res = await fetch(`${base}/api/event${ep ? `?ep=${ep}` : ''}`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      await reader.read(); // ": connected"
+      return reader;
+    };
+    const admin = await open(TOKEN);
+    const viewer = await open(viewerToken);
+    const device = await open(TOKEN, 'dev1');
+
+    // A refused write is audited: admins see it live; then a credential event reaches all three.
+    const refused = await fetch(`${base}/api/clients/dev1/3/0/4`, { method: 'POST', headers: { authorization: `Bearer ${viewerToken}` } });
+    assert.equal(refused.status, 403);
+    await refused.body?.cancel();
+    audit.record({ endpoint: 'dev1', kind: 'rotated', actor: 'rotation:1' });
+
+    const [request, credential] = await readEvents(admin, 2);
+    assert.equal(request!.event, 'AUDIT');
+    assert.deepEqual({ ...(request!.data as object), id: 0, time: '', address: '' }, {
+      source: 'request', id: 0, time: '', actor: 'view', via: 'token', method: 'POST', route: '/api/clients/:ep/*', path: '/api/clients/dev1/3/0/4', status: 403, address: '',
+    });
+    assert.equal((credential!.data as { source: string; kind: string }).kind, 'rotated');
+    // The viewer's first frame is the credential event: the request entry never reached it.
+    const [v] = await readEvents(viewer, 1);
+    assert.deepEqual([(v!.data as { source: string }).source, (v!.data as { kind: string }).kind], ['credential', 'rotated']);
+    const [d] = await readEvents(device, 1);
+    assert.equal((d!.data as { source: string }).source, 'credential');
+  } finally {
+    ac.abort();
+    await app.close();
+    store.close();
+  }
+});

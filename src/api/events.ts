@@ -9,6 +9,10 @@ import type { DeviceManagement, Notification, Registration, SendData } from '../
 import { statusName } from './device-response.js';
 import { nodeToJson, pathNodesToJson } from './node-json.js';
 import { registrationToJson } from './registration-json.js';
+import type { AuditEvent, AuditLog, RequestAudit, RequestAuditEntry } from '../store/index.js';
+import { principalOf } from './auth.js';
+import { auditJson } from './credentials.js';
+import { requestAuditJson } from './request-audit.js';
 
 export type EventName =
   | 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'SEND'
@@ -21,7 +25,12 @@ export type EventName =
    * its devices moved (`{"kind": "device", campaignId, endpoint, state, attempts, lastError ...}`, the device's own
    * stream too).
    */
-  | 'ROTATION';
+  | 'ROTATION'
+  /**
+   * Recorded in an audit: a credential event (`{"source": "credential", ...}`, also to its device's stream) or, on
+   * admins' streams without `?ep=` only, a state-changing API request (`{"source": "request", ...}`).
+   */
+  | 'AUDIT';
 
 /** NOTIFICATION data. */
 export interface NotificationEventJson {
@@ -68,6 +77,10 @@ export interface EventsOptions {
   campaigns?: Pick<EventEmitter, 'on' | 'off'>;
   /** Rotation campaigns (RotationManager): 'started', 'device' and 'finished' become ROTATION events. */
   rotation?: RotationEvents;
+  /** The credential audit: each event becomes an AUDIT event (`source: "credential"`). */
+  audit?: Pick<AuditLog, 'changes'>;
+  /** The request audit: each entry becomes an AUDIT event (`source: "request"`) on admins' streams only, as its route. */
+  requestAudit?: Pick<RequestAudit, 'changes'>;
 }
 
 /** What the event stream needs of RotationManager. */
@@ -81,6 +94,7 @@ const ROTATION_SUMMARY_MS = 250;
 interface Subscriber {
   readonly ep: string | undefined;
   readonly res: ServerResponse;
+  readonly admin: boolean;
 }
 
 /**
@@ -133,8 +147,17 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
     if (!rotationDue.has(d.campaignId)) rotationDue.set(d.campaignId, setTimeout(rotationSummary, ROTATION_SUMMARY_MS, d.campaignId));
   };
 
+  const onAudit = (e: AuditEvent): void => broadcast(e.endpoint, 'AUDIT', { source: 'credential', ...auditJson(e) });
+  const onRequestAudit = (e: RequestAuditEntry): void => {
+    let frame: string | undefined;
+    for (const s of subscribers) if (s.admin && s.ep === undefined) s.res.write((frame ??= sseFrame('AUDIT', { source: 'request', ...requestAuditJson(e) })));
+  };
+  let unwatch: (() => void)[] = [];
+
   const attach = (): void => {
     for (const [name, fn] of listeners) server.on(name, fn);
+    if (opts.audit) unwatch.push(opts.audit.changes.watch(onAudit));
+    if (opts.requestAudit) unwatch.push(opts.requestAudit.changes.watch(onRequestAudit));
     opts.campaigns?.on('campaign', onCampaign);
     opts.campaigns?.on('device', onCampaignDevice);
     rotation?.on('started', onRotationCampaign);
@@ -147,6 +170,8 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
   };
   const detach = (): void => {
     for (const [name, fn] of listeners) server.off(name, fn);
+    for (const fn of unwatch) fn();
+    unwatch = [];
     opts.campaigns?.off('campaign', onCampaign);
     opts.campaigns?.off('device', onCampaignDevice);
     rotation?.off('started', onRotationCampaign);
@@ -179,7 +204,7 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
       'X-Accel-Buffering': 'no',
     });
     res.write(': connected\n\n');
-    const s: Subscriber = { ep, res };
+    const s: Subscriber = { ep, res, admin: principalOf(req)?.role === 'admin' };
     if (subscribers.size === 0) attach();
     subscribers.add(s);
     res.on('close', () => remove(s));

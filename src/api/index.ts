@@ -204,6 +204,8 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     server, isSleeping, heartbeatMs: opts.heartbeatMs,
     ...(opts.campaigns ? { campaigns: opts.campaigns } : {}),
     ...(opts.credentials?.rotation ? { rotation: opts.credentials.rotation } : {}),
+    ...(opts.credentials?.audit ? { audit: opts.credentials.audit } : {}),
+    ...(opts.requestAudit ? { requestAudit: opts.requestAudit } : {}),
   });
   if (opts.inventory) deviceRoutes(app, { inventory: opts.inventory, isSleeping });
   if (opts.security) securityRoutes(app, { security: opts.security });

@@ -71,6 +71,7 @@ test('every state-changing request is audited with who, route, path and status; 
     assert.equal(page.length, 2);
     const rest = await get(`?before=${(page[1] as unknown as { id: number }).id}`);
     assert.equal(rest.length, 3);
+    assert.deepEqual((await get('?offset=2&limit=2')).map((e) => e.path), rest.slice(0, 2).map((e) => e.path));
 
     for (const q of ['?status=200', '?method=GET', '?limit=0', '?since=yesterday']) {
       const res = await app.inject({ method: 'GET', url: `/api/audit/requests${q}`, headers: { authorization: `Bearer ${adminToken}` } });

@@ -3,7 +3,7 @@
  * Reads are not audited: they change nothing, and a console polling would drown the log.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RequestAudit, RequestAuditQuery } from '../store/index.js';
+import type { RequestAudit, RequestAuditEntry, RequestAuditQuery } from '../store/index.js';
 import { ApiError } from './api-error.js';
 import { principalOf } from './auth.js';
 import { intParam, param, timeParam, type Query } from './params.js';
@@ -29,8 +29,13 @@ export function requestAuditRoutes(app: FastifyInstance, opts: { audit: RequestA
   });
 
   app.get('/api/audit/requests', async (req: FastifyRequest<{ Querystring: Query }>) => {
-    return audit.query(requestAuditQuery(req.query)).map((e) => ({ ...e, time: new Date(e.time).toISOString() }));
+    return audit.query(requestAuditQuery(req.query)).map(requestAuditJson);
   });
+}
+
+/** An entry as API JSON (ISO time). */
+export function requestAuditJson(e: RequestAuditEntry) {
+  return { ...e, time: new Date(e.time).toISOString() };
 }
 
 /** The name a login tried (the body was parsed before any answer). */
@@ -66,5 +71,7 @@ export function requestAuditQuery(q: Query): RequestAuditQuery {
   out.limit = limit;
   const before = intParam(q, 'before', 0);
   if (before > 0) out.before = before;
+  const offset = intParam(q, 'offset', 0);
+  if (offset > 0) out.offset = offset;
   return out;
 }

@@ -637,6 +637,7 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
       until: str('Epoch ms or ISO 8601.', { maxLength: 64 }),
       limit: str('1..1000 (default 100).', { pattern: DIGITS }),
       before: str('Only entries with a smaller id (paging, newest first).', { pattern: DIGITS }),
+      offset: str('Entries to skip, newest first.', { pattern: DIGITS }),
     },
     responses: { 200: json('Matching requests, newest first.', arrayOf(ref('RequestAuditEntry'))) },
   },

@@ -103,7 +103,7 @@ export class DeviceInventory {
     });
     if (security) {
       this.detach.push(
-        security.watch((endpoint) => {
+        security.changes.watch((endpoint) => {
           const e = this.entry(endpoint);
           const info = security.get(endpoint, { withKey: false });
           if (info) this.setCredential(e, info);
@@ -115,7 +115,7 @@ export class DeviceInventory {
         }),
       );
     }
-    if (facts) this.detach.push(facts.watch((f) => this.setFirmware(this.entry(f.endpoint), f)));
+    if (facts) this.detach.push(facts.changes.watch((f) => this.setFirmware(this.entry(f.endpoint), f)));
   }
 
   close(): void {

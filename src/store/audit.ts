@@ -4,6 +4,7 @@
  * `detail` is checked to be a flat object of short strings/numbers/booleans without key-like field names.
  */
 import type Database from 'better-sqlite3';
+import { Watchers } from './watchers.js';
 
 /** What happened to a credential. */
 export type AuditKind = 'created' | 'used-first' | 'rotated' | 'revoked';
@@ -81,6 +82,8 @@ interface Row {
 
 /** Append-only credential event log in the Warden database. */
 export class AuditLog {
+  /** Hears every event recorded. */
+  readonly changes = new Watchers<AuditEvent>();
   private readonly stmt;
   private readonly now: () => number;
 
@@ -107,8 +110,11 @@ export class AuditLog {
     const info = this.stmt.insert.run(e.endpoint, e.kind, time, e.actor, detail === undefined ? null : JSON.stringify(detail));
     const out: AuditEvent = { id: Number(info.lastInsertRowid), endpoint: e.endpoint, kind: e.kind, time, actor: e.actor };
     if (detail) out.detail = detail;
+    this.changes.emit(out);
     return out;
   }
+
+
 
   /**
    * Records 'used-first' the first time a PSK identity authenticates for an endpoint (later calls are no-ops).

@@ -3,6 +3,7 @@
  * /5/0/3 (State), /5/0/5 (Update Result) (LwM2M 1.1 Core Appendix E.4 and E.6), one row per endpoint.
  */
 import type Database from 'better-sqlite3';
+import { Watchers } from './watchers.js';
 
 /** One device's firmware facts; a field is absent until a read, notification or Send carried it. */
 export interface DeviceFirmware {
@@ -37,11 +38,12 @@ interface Row {
   updated_at: number;
 }
 
-/** The device_firmware table of the Warden database; `watch` hears every change (the device inventory). */
+/** The device_firmware table of the Warden database; `changes` hears every change (the device inventory). */
 export class DeviceFactsStore {
+  /** Hears every change of a device's facts. */
+  readonly changes = new Watchers<DeviceFirmware>();
   private readonly stmt;
   private readonly now: () => number;
-  private readonly watchers = new Set<(facts: DeviceFirmware) => void>();
 
   constructor(store: { readonly db: Database.Database }, opts: { now?: () => number } = {}) {
     const db = store.db;
@@ -66,7 +68,7 @@ export class DeviceFactsStore {
     if (facts.fwResult !== undefined) next.fwResult = facts.fwResult;
     if (old && old.version === next.version && old.fwState === next.fwState && old.fwResult === next.fwResult) return undefined;
     this.stmt.upsert.run({ endpoint, version: next.version ?? null, fw_state: next.fwState ?? null, fw_result: next.fwResult ?? null, updated_at: next.updatedAt });
-    for (const w of this.watchers) w(next);
+    this.changes.emit(next);
     return next;
   }
 
@@ -84,11 +86,6 @@ export class DeviceFactsStore {
     return this.stmt.remove.run(endpoint).changes > 0;
   }
 
-  /** Calls `fn` after every change; returns the unsubscribe. */
-  watch(fn: (facts: DeviceFirmware) => void): () => void {
-    this.watchers.add(fn);
-    return () => void this.watchers.delete(fn);
-  }
 }
 
 function fromRow(r: Row): DeviceFirmware {

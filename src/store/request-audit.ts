@@ -4,6 +4,7 @@
  * kept: they are where passwords, keys and tokens travel.
  */
 import type Database from 'better-sqlite3';
+import { Watchers } from './watchers.js';
 
 /** One audited request. */
 export interface RequestAuditEntry {
@@ -41,6 +42,8 @@ export interface RequestAuditQuery {
   limit?: number;
   /** Entries with id below this (paging backwards, newest first). */
   before?: number;
+  /** Entries to skip (after the filters), newest first. */
+  offset?: number;
 }
 
 const SCHEMA = `
@@ -64,6 +67,8 @@ const MAX_FIELD = 512;
 
 /** Append-only request audit in the Warden database. */
 export class RequestAudit {
+  /** Hears every entry recorded. */
+  readonly changes = new Watchers<RequestAuditEntry>();
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly now: () => number;
@@ -75,9 +80,15 @@ export class RequestAudit {
     this.insert = this.db.prepare('INSERT INTO request_audit (time, actor, via, method, route, path, status, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   }
 
-  record(e: NewRequestAuditEntry): void {
-    this.insert.run(e.time ?? this.now(), cut(e.actor), e.via, e.method, e.route, cut(e.path), e.status, cut(e.address));
+  record(e: NewRequestAuditEntry): RequestAuditEntry {
+    const entry = { ...e, time: e.time ?? this.now(), actor: cut(e.actor), path: cut(e.path), address: cut(e.address), id: 0 };
+    const info = this.insert.run(entry.time, entry.actor, entry.via, entry.method, entry.route, entry.path, entry.status, entry.address);
+    entry.id = Number(info.lastInsertRowid);
+    this.changes.emit(entry);
+    return entry;
   }
+
+
 
   /** Entries matching every given filter, newest first. */
   query(q: RequestAuditQuery = {}): RequestAuditEntry[] {
@@ -92,7 +103,7 @@ export class RequestAudit {
     if (q.until !== undefined) (where.push('time < ?'), args.push(q.until));
     if (q.before !== undefined) (where.push('id < ?'), args.push(q.before));
     const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), 1000);
-    const sql = `SELECT * FROM request_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit}`;
+    const sql = `SELECT * FROM request_audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit} OFFSET ${Math.max(0, Math.floor(q.offset ?? 0))}`;
     // The columns are the entry's fields, by name.
     return this.db.prepare(sql).all(...args) as RequestAuditEntry[];
   }

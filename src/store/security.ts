@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import { fingerprint, isP256Spki, spkiEqual } from '../dtls/rpk.js';
 import type { PskLookup } from '../dtls/types.js';
 import type { SecretBox } from './secret-box.js';
+import { Watchers } from './watchers.js';
 
 /** How a device authenticates its DTLS session. */
 export type SecurityMode = 'psk' | 'rpk' | 'x509';
@@ -171,6 +172,8 @@ export function validateSecurityInfo(info: NewSecurityInfo): void {
 
 /** Security info per endpoint, in its own table of the Warden database. */
 export class SecurityStore {
+  /** Hears the endpoint of every credential added, promoted or removed. */
+  readonly changes = new Watchers<string>();
   private readonly stmt;
   private readonly now: () => number;
   private readonly onRemoved: ((endpoint: string) => void) | undefined;
@@ -239,16 +242,10 @@ export class SecurityStore {
     return this.changed(this.addTx(info));
   }
 
-  private readonly watchers = new Set<(endpoint: string) => void>();
 
-  /** Calls `fn` with the endpoint after every add, promotion and removal of a current credential; returns the unsubscribe. */
-  watch(fn: (endpoint: string) => void): () => void {
-    this.watchers.add(fn);
-    return () => void this.watchers.delete(fn);
-  }
 
   private changed<T extends SecurityInfo | undefined>(info: T): T {
-    if (info) for (const w of this.watchers) w(info.endpoint);
+    if (info) this.changes.emit(info.endpoint);
     return info;
   }
 
@@ -293,7 +290,7 @@ export class SecurityStore {
     const removed = this.stmt.remove.run(endpoint).changes > 0;
     if (removed) {
       this.onRemoved?.(endpoint);
-      for (const w of this.watchers) w(endpoint);
+      this.changes.emit(endpoint);
     }
     return removed;
   }

@@ -1,9 +1,12 @@
 /**
- * The audit log page: GET /api/audit with the filters endpoint, kind, actor, since, until and paging by offset, all kept
- * in the hash query (#/audit?endpoint=…&offset=…) so a view can be linked and survives a reload.
+ * The audit pages, one mechanism for both logs: credential events (GET /api/audit, #/audit) and, for admins, the
+ * state-changing API requests (GET /api/audit/requests, #/audit/requests). Filters and the page offset live in the
+ * hash query so a view can be linked and survives a reload; AUDIT events reload the first page live.
  */
 import { call } from './api.js';
 import { h, replace } from './dom.js';
+import { subscribe } from './events.js';
+import type { RequestAuditEntry } from '../store/request-audit.js';
 
 /** One audit event (src/api/credentials.ts auditJson). */
 export interface AuditJson {
@@ -15,11 +18,84 @@ export interface AuditJson {
   detail?: Record<string, string | number | boolean>;
 }
 
+/** One audited API request (src/api/request-audit.ts requestAuditJson). */
+export type RequestAuditJson = Omit<RequestAuditEntry, 'time'> & { time: string };
+
 /** Rows per page. */
 export const AUDIT_PAGE = 50;
-const KINDS = ['created', 'used-first', 'rotated', 'revoked'];
-const FILTERS = ['endpoint', 'kind', 'actor', 'since', 'until'] as const;
-type Filter = (typeof FILTERS)[number];
+/** Live reloads at most this often (a burst of audited requests reloads once). */
+const RELOAD_MS = 1000;
+
+type Input = HTMLInputElement | HTMLSelectElement;
+
+/** A filter: its query name, label and input; `time` filters travel as ISO instants. */
+interface Filter {
+  name: string;
+  label: string;
+  input: (value: string) => Input;
+  time?: boolean;
+}
+
+/** What differs between the two logs. */
+interface LogSpec<T> {
+  hash: string;
+  api: string;
+  title: string;
+  note: string;
+  filters: readonly Filter[];
+  columns: readonly string[];
+  row(e: T): HTMLTableRowElement;
+  /** Which AUDIT events concern this log. */
+  source: 'credential' | 'request';
+}
+
+const text = (name: string, label: string, placeholder: string, type = 'search'): Filter => ({
+  name, label, input: (v) => h('input', { id: `audit-${name}`, type, placeholder, value: v }),
+});
+const choice = (name: string, label: string, options: readonly string[]): Filter => ({
+  name, label,
+  input: (v) => {
+    const s = h('select', { id: `audit-${name}` }, h('option', { value: '' }, 'any'), ...options.map((o) => h('option', { value: o }, o)));
+    s.value = v;
+    return s;
+  },
+});
+const time = (name: string, label: string): Filter => ({
+  name, label, time: true, input: (v) => h('input', { id: `audit-${name}`, type: 'datetime-local', value: isoToLocal(v) }),
+});
+
+const CREDENTIAL_LOG: LogSpec<AuditJson> = {
+  hash: '#/audit', api: '/api/audit', title: 'Audit log', note: 'credential events: created, first used, rotated, revoked', source: 'credential',
+  filters: [
+    text('endpoint', 'Endpoint', 'endpoint'), choice('kind', 'Kind', ['created', 'used-first', 'rotated', 'revoked']),
+    text('actor', 'Actor', 'actor (rotation:* for a prefix)', 'text'), time('since', 'Since'), time('until', 'Until'),
+  ],
+  columns: ['Time', 'Endpoint', 'Kind', 'Actor', 'Detail'],
+  row: (e) => h('tr', { 'data-audit': e.id, 'data-endpoint': e.endpoint, 'data-kind': e.kind },
+    h('td', {}, new Date(e.time).toLocaleString()),
+    h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(e.endpoint)}` }, e.endpoint)),
+    h('td', { class: 'audit-kind' }, e.kind),
+    h('td', { class: 'audit-actor' }, e.actor),
+    h('td', { class: 'mono' }, e.detail ? Object.entries(e.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ') : ''),
+  ),
+};
+
+const REQUEST_LOG: LogSpec<RequestAuditJson> = {
+  hash: '#/audit/requests', api: '/api/audit/requests', title: 'API requests', note: 'every change made through the API, refusals included', source: 'request',
+  filters: [
+    text('actor', 'User', 'user name', 'text'), choice('method', 'Method', ['POST', 'PUT', 'DELETE']), text('path', 'Path', '/api/firmware', 'text'),
+    choice('status', 'Status', ['2xx', '4xx', '5xx']), time('since', 'Since'), time('until', 'Until'),
+  ],
+  columns: ['Time', 'User', 'Via', 'Request', 'Status', 'Address'],
+  row: (e) => h('tr', { 'data-audit': e.id, 'data-status': e.status, 'data-actor': e.actor },
+    h('td', {}, new Date(e.time).toLocaleString()),
+    h('td', { class: 'audit-actor' }, e.actor || '—'),
+    h('td', {}, e.via),
+    h('td', { class: 'mono' }, `${e.method} ${e.path}`),
+    h('td', { class: e.status >= 400 ? 'error' : '' }, e.status),
+    h('td', { class: 'mono' }, e.address),
+  ),
+};
 
 /** `YYYY-MM-DDTHH:MM` of a datetime-local input as an ISO instant (the browser's time zone), or '' if empty/invalid. */
 function localToIso(v: string): string {
@@ -36,49 +112,43 @@ function isoToLocal(v: string): string {
   return d.toISOString().slice(0, 16);
 }
 
-/** Renders the audit log with the filters of `query` (the hash query); returns the clean-up. */
-export function renderAudit(root: HTMLElement, query: URLSearchParams): () => void {
+/** The credential audit (`requests`: the API request audit) with the filters of `query`; returns the clean-up. */
+export function renderAudit(root: HTMLElement, query: URLSearchParams, opts: { requests?: boolean; admin?: boolean } = {}): () => void {
+  return opts.requests ? renderLog(root, query, REQUEST_LOG, opts.admin === true) : renderLog(root, query, CREDENTIAL_LOG, opts.admin === true);
+}
+
+function renderLog<T>(root: HTMLElement, query: URLSearchParams, spec: LogSpec<T>, admin: boolean): () => void {
   let alive = true;
+  let due: ReturnType<typeof setTimeout> | undefined;
   const offset = Math.max(0, Number(query.get('offset')) || 0);
-  const inputs: Record<Filter, HTMLInputElement | HTMLSelectElement> = {
-    endpoint: h('input', { id: 'audit-endpoint', type: 'search', placeholder: 'endpoint', value: query.get('endpoint') ?? '' }),
-    kind: h('select', { id: 'audit-kind' }, h('option', { value: '' }, 'any'), ...KINDS.map((k) => h('option', { value: k }, k))),
-    actor: h('input', { id: 'audit-actor', placeholder: 'actor (rotation:* for a prefix)', value: query.get('actor') ?? '' }),
-    since: h('input', { id: 'audit-since', type: 'datetime-local', value: isoToLocal(query.get('since') ?? '') }),
-    until: h('input', { id: 'audit-until', type: 'datetime-local', value: isoToLocal(query.get('until') ?? '') }),
-  };
-  inputs.kind.value = query.get('kind') ?? '';
+  const inputs = spec.filters.map((f) => [f, f.input(query.get(f.name) ?? '')] as const);
   const rows = h('tbody', { id: 'audit-rows' });
   const summary = h('span', { id: 'audit-summary', class: 'muted' });
   const prev = h('button', { id: 'audit-prev', type: 'button' }, '‹ Newer');
   const next = h('button', { id: 'audit-next', type: 'button' }, 'Older ›');
   const error = h('p', { class: 'error', role: 'alert', id: 'audit-error' });
-  const apply = h('button', { id: 'audit-apply', type: 'submit' }, 'Filter');
+  const live = h('span', { id: 'live-state', class: 'muted' }, offset === 0 ? 'connecting…' : '');
   const clear = h('button', { id: 'audit-clear', type: 'button' }, 'Clear');
 
   /** The filters as the hash query and the API query (times as ISO instants). */
   const current = (): URLSearchParams => {
     const q = new URLSearchParams();
-    for (const f of FILTERS) {
-      const raw = inputs[f].value.trim();
-      const v = f === 'since' || f === 'until' ? localToIso(raw) : raw;
-      if (v !== '') q.set(f, v);
+    for (const [f, input] of inputs) {
+      const raw = input.value.trim();
+      const v = f.time ? localToIso(raw) : raw;
+      if (v !== '') q.set(f.name, v);
     }
     return q;
   };
   const go = (q: URLSearchParams, off: number): void => {
     if (off > 0) q.set('offset', String(off));
     const s = q.toString();
-    location.hash = `#/audit${s ? `?${s}` : ''}`;
+    location.hash = `${spec.hash}${s ? `?${s}` : ''}`;
   };
 
   const form = h('form', { id: 'audit-filters', class: 'row' },
-    h('label', {}, 'Endpoint', inputs.endpoint),
-    h('label', {}, 'Kind', inputs.kind),
-    h('label', {}, 'Actor', inputs.actor),
-    h('label', {}, 'Since', inputs.since),
-    h('label', {}, 'Until', inputs.until),
-    apply, clear,
+    ...inputs.map(([f, input]) => h('label', {}, f.label, input)),
+    h('button', { id: 'audit-apply', type: 'submit' }, 'Filter'), clear,
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -90,26 +160,19 @@ export function renderAudit(root: HTMLElement, query: URLSearchParams): () => vo
 
   const load = async (): Promise<void> => {
     const q = new URLSearchParams();
-    for (const f of FILTERS) {
-      const v = query.get(f);
-      if (v) q.set(f, v);
+    for (const f of spec.filters) {
+      const v = query.get(f.name);
+      if (v) q.set(f.name, v);
     }
     q.set('limit', String(AUDIT_PAGE));
     q.set('offset', String(offset));
     try {
-      const { data } = await call<AuditJson[]>('GET', `/api/audit?${q}`);
+      const { data } = await call<T[]>('GET', `${spec.api}?${q}`);
       if (!alive) return;
       error.textContent = '';
-      replace(rows, ...data.map((e) =>
-        h('tr', { 'data-audit': e.id, 'data-endpoint': e.endpoint, 'data-kind': e.kind },
-          h('td', {}, new Date(e.time).toLocaleString()),
-          h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(e.endpoint)}` }, e.endpoint)),
-          h('td', { class: 'audit-kind' }, e.kind),
-          h('td', { class: 'audit-actor' }, e.actor),
-          h('td', { class: 'mono' }, e.detail ? Object.entries(e.detail).map(([k, v]) => `${k}=${String(v)}`).join(' ') : ''),
-        )));
-      if (data.length === 0) replace(rows, h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No event matches.')));
-      summary.textContent = data.length === 0 ? (offset > 0 ? 'No more events.' : '') : `events ${offset + 1}–${offset + data.length}`;
+      replace(rows, ...data.map(spec.row));
+      if (data.length === 0) replace(rows, h('tr', {}, h('td', { colspan: spec.columns.length, class: 'muted' }, 'Nothing matches.')));
+      summary.textContent = data.length === 0 ? (offset > 0 ? 'No more entries.' : '') : `entries ${offset + 1}–${offset + data.length}`;
       prev.disabled = offset === 0;
       next.disabled = data.length < AUDIT_PAGE;
     } catch (err) {
@@ -117,14 +180,31 @@ export function renderAudit(root: HTMLElement, query: URLSearchParams): () => vo
     }
   };
 
+  // Only the first page follows the log: further pages would shift under the reader.
+  const close = offset > 0 ? () => {} : subscribe(['AUDIT'], (_name, data) => {
+    if ((data as { source?: string }).source !== spec.source || due !== undefined) return;
+    due = setTimeout(() => {
+      due = undefined;
+      void load();
+    }, RELOAD_MS);
+  }, undefined, (open) => {
+    live.textContent = open ? '● live' : 'reconnecting…';
+  });
+
+  const tabs = admin
+    ? h('nav', { class: 'tabs' },
+      h('a', { href: '#/audit', id: 'audit-tab-credentials', class: spec.source === 'credential' ? 'active' : '' }, 'Credential events'), ' ',
+      h('a', { href: '#/audit/requests', id: 'audit-tab-requests', class: spec.source === 'request' ? 'active' : '' }, 'API requests'))
+    : null;
   replace(root,
     h('section', { class: 'card' },
-      h('div', { class: 'row' }, h('h1', {}, 'Audit log'), h('span', { class: 'muted' }, 'credential events: created, first used, rotated, revoked')),
+      h('div', { class: 'row' }, h('h1', {}, spec.title), live, h('span', { class: 'muted' }, spec.note)),
+      tabs,
       form,
       error,
       h('div', { class: 'row' }, summary, prev, next),
       h('table', { id: 'audit' },
-        h('thead', {}, h('tr', {}, ...['Time', 'Endpoint', 'Kind', 'Actor', 'Detail'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ...spec.columns.map((t) => h('th', {}, t)))),
         rows,
       ),
     ),
@@ -132,5 +212,7 @@ export function renderAudit(root: HTMLElement, query: URLSearchParams): () => vo
   void load();
   return () => {
     alive = false;
+    clearTimeout(due);
+    close();
   };
 }

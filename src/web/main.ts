@@ -80,8 +80,8 @@ function route(): void {
     cleanup = renderCredentials(app, canOperate);
     return;
   }
-  if (path === '/audit') {
-    cleanup = renderAudit(app, new URLSearchParams(query));
+  if (path === '/audit' || path === '/audit/requests') {
+    cleanup = renderAudit(app, new URLSearchParams(query), { requests: path === '/audit/requests', admin: session.role === 'admin' });
     return;
   }
   const m = /^\/devices\/(.+)$/.exec(path);
