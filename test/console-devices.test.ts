@@ -100,6 +100,14 @@ test('the device list: filters on online state, firmware version and security mo
   await screenshot(page, 'devices-filters');
   await page.click('#filter-clear');
   await showing(page, ['list-a', 'list-b', 'list-c', 'list-d-psk']);
+  // A credential added meanwhile (no registration happens) shows up live: a DEVICE event, no reload.
+  const live = await fetch(`${warden.apiUrl}/api/security/clients`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ endpoint: 'list-e-live', tls: { mode: 'psk', details: { identity: 'list-e-id', key: 'ffeeddccbbaa99887766554433221100' } } }),
+  });
+  assert.ok(live.ok, `PUT /api/security/clients: ${live.status}`);
+  await showing(page, ['list-a', 'list-b', 'list-c', 'list-d-psk', 'list-e-live']);
   await screenshot(page, 'devices-all');
   assert.deepEqual(problems, []);
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Lwm2mPath } from '../lwm2m/index.js';
 import type { Notification } from '../server/types.js';
 import { FakeServer, fakeRegistration, testModel } from './fake-server.js';
+import type { FastifyInstance } from 'fastify';
 import { createApi } from './index.js';
 import { notificationToJson, sseFrame } from './events.js';
 
@@ -30,6 +31,18 @@ async function readEvents(reader: ReadableStreamDefaultReader<Uint8Array>, count
     }
   }
   return out;
+}
+
+/** Listens on loopback and opens an event stream past its ": connected" comment. */
+async function openStream(app: FastifyInstance, signal: AbortSignal, token = TOKEN, query = ''): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  if (!app.server.listening) await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  assert.ok(addr !== null && typeof addr === 'object');
+  const res = await fetch(`http://127.0.0.1:${addr.port}/api/event${query}`, { headers: { authorization: `Bearer ${token}` }, signal });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  await reader.read();
+  return reader;
 }
 
 function notification(endpoint: string): Notification {
@@ -209,22 +222,14 @@ test('SSE: AUDIT events, credential ones to every stream and the device\'s, requ
     server: fake, model: testModel(), apiToken: TOKEN, credentials: { audit }, requestAudit: new RequestAudit(store),
     access: { users, sessions: new SessionStore(store), tokens },
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
   const ac = new AbortController();
   try {
+    const admin = await openStream(app, ac.signal);
+    const viewer = await openStream(app, ac.signal, viewerToken);
+    const device = await openStream(app, ac.signal, TOKEN, '?ep=dev1');
     const addr = app.server.address();
     assert.ok(addr !== null && typeof addr === 'object');
     const base = `http://127.0.0.1:${addr.port}`;
-    const open = async (token: string, ep = '') => {
-      const res = await fetch(`${base}/api/event${ep ? `?ep=${ep}` : ''}`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
-      assert.equal(res.status, 200);
-      const reader = res.body!.getReader();
-      await reader.read(); // ": connected"
-      return reader;
-    };
-    const admin = await open(TOKEN);
-    const viewer = await open(viewerToken);
-    const device = await open(TOKEN, 'dev1');
 
     // A refused write is audited: admins see it live; then a credential event reaches all three.
     const refused = await fetch(`${base}/api/clients/dev1/3/0/4`, { method: 'POST', headers: { authorization: `Bearer ${viewerToken}` } });
@@ -246,6 +251,41 @@ test('SSE: AUDIT events, credential ones to every stream and the device\'s, requ
   } finally {
     ac.abort();
     await app.close();
+    store.close();
+  }
+});
+
+test('SSE: DEVICE when an inventory entry changes (a credential added, then removed), PACKAGE when a package is stored', async () => {
+  const { SecretBox, SecurityStore, SqliteStore } = await import('../store/index.js');
+  const { DeviceInventory } = await import('../server/inventory.js');
+  const { Watchers } = await import('../store/watchers.js');
+  const { randomBytes } = await import('node:crypto');
+  const store = new SqliteStore(':memory:');
+  const security = new SecurityStore(store, SecretBox.fromKey(randomBytes(32)));
+  const fake = new FakeServer();
+  const inventory = new DeviceInventory({ server: fake, security });
+  const packages = { changes: new Watchers<{ id: string; removed: boolean }>() };
+  const app = await createApi({
+    server: fake, model: testModel(), apiToken: TOKEN, security, inventory,
+    firmware: { repository: { changes: packages.changes } as never },
+  });
+  const ac = new AbortController();
+  try {
+    const reader = await openStream(app, ac.signal);
+    security.add({ endpoint: 'dev9', mode: 'psk', pskIdentity: 'id9', pskKey: randomBytes(16) });
+    security.remove('dev9');
+    packages.changes.emit({ id: 'ab'.repeat(32), removed: false });
+    const events = await readEvents(reader, 3);
+    assert.deepEqual(events.map((e) => e.event), ['DEVICE', 'DEVICE', 'PACKAGE']);
+    const added = events[0]!.data as { endpoint: string; securityMode: string; online: boolean };
+    assert.deepEqual([added.endpoint, added.securityMode, added.online], ['dev9', 'psk', false]);
+    assert.ok(!JSON.stringify(added).includes('id9'), 'no PSK identity in the event');
+    assert.deepEqual(events[1]!.data, { endpoint: 'dev9', removed: true });
+    assert.deepEqual(events[2]!.data, { id: 'ab'.repeat(32), removed: false });
+  } finally {
+    ac.abort();
+    await app.close();
+    inventory.close();
     store.close();
   }
 });

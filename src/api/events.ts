@@ -13,6 +13,9 @@ import type { AuditEvent, AuditLog, RequestAudit, RequestAuditEntry } from '../s
 import { principalOf } from './auth.js';
 import { auditJson } from './credentials.js';
 import { requestAuditJson } from './request-audit.js';
+import { deviceToJson } from './devices.js';
+import type { DeviceInventory } from '../server/inventory.js';
+import type { FirmwareRepository } from '../firmware/index.js';
 
 export type EventName =
   | 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'SEND'
@@ -30,7 +33,11 @@ export type EventName =
    * Recorded in an audit: a credential event (`{"source": "credential", ...}`, also to its device's stream) or, on
    * admins' streams without `?ep=` only, a state-changing API request (`{"source": "request", ...}`).
    */
-  | 'AUDIT';
+  | 'AUDIT'
+  /** A device's inventory entry changed (`GET /api/devices` JSON, or `{"endpoint", "removed": true}`); also to its stream. */
+  | 'DEVICE'
+  /** A firmware package was stored or removed (`{"id", "removed"}`); to streams without `?ep=`. */
+  | 'PACKAGE';
 
 /** NOTIFICATION data. */
 export interface NotificationEventJson {
@@ -81,6 +88,10 @@ export interface EventsOptions {
   audit?: Pick<AuditLog, 'changes'>;
   /** The request audit: each entry becomes an AUDIT event (`source: "request"`) on admins' streams only, as its route. */
   requestAudit?: Pick<RequestAudit, 'changes'>;
+  /** The device inventory: each changed entry becomes a DEVICE event. */
+  inventory?: Pick<DeviceInventory, 'changes' | 'get'>;
+  /** The firmware repository: each package stored or removed becomes a PACKAGE event. */
+  packages?: Pick<FirmwareRepository, 'changes'>;
 }
 
 /** What the event stream needs of RotationManager. */
@@ -152,12 +163,20 @@ export function registerEvents(app: FastifyInstance, opts: EventsOptions): void 
     let frame: string | undefined;
     for (const s of subscribers) if (s.admin && s.ep === undefined) s.res.write((frame ??= sseFrame('AUDIT', { source: 'request', ...requestAuditJson(e) })));
   };
+  const onDevice = (ep: string): void => {
+    if (subscribers.size === 0) return;
+    const e = opts.inventory!.get(ep);
+    broadcast(ep, 'DEVICE', e ? deviceToJson(e, isSleeping(ep)) : { endpoint: ep, removed: true });
+  };
+  const onPackage = (p: { id: string; removed: boolean }): void => broadcast(undefined, 'PACKAGE', p);
   let unwatch: (() => void)[] = [];
 
   const attach = (): void => {
     for (const [name, fn] of listeners) server.on(name, fn);
     if (opts.audit) unwatch.push(opts.audit.changes.watch(onAudit));
     if (opts.requestAudit) unwatch.push(opts.requestAudit.changes.watch(onRequestAudit));
+    if (opts.inventory) unwatch.push(opts.inventory.changes.watch(onDevice));
+    if (opts.packages) unwatch.push(opts.packages.changes.watch(onPackage));
     opts.campaigns?.on('campaign', onCampaign);
     opts.campaigns?.on('device', onCampaignDevice);
     rotation?.on('started', onRotationCampaign);

@@ -22,7 +22,7 @@ import { param, type Query } from './params.js';
 
 /** What the /api/firmware routes need. */
 export interface FirmwareApiOptions {
-  repository: Pick<FirmwareRepository, 'upload' | 'list' | 'get' | 'remove' | 'manifest'>;
+  repository: Pick<FirmwareRepository, 'upload' | 'list' | 'get' | 'remove' | 'manifest'> & Partial<Pick<FirmwareRepository, 'changes'>>;
   /** The Package URIs devices can pull a package from, by scheme (shown with the package). */
   uris?: (id: string) => Partial<Record<PackageScheme, string>>;
   logger?: Logger;

@@ -206,6 +206,8 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     ...(opts.credentials?.rotation ? { rotation: opts.credentials.rotation } : {}),
     ...(opts.credentials?.audit ? { audit: opts.credentials.audit } : {}),
     ...(opts.requestAudit ? { requestAudit: opts.requestAudit } : {}),
+    ...(opts.inventory ? { inventory: opts.inventory } : {}),
+    ...(opts.firmware?.repository.changes ? { packages: { changes: opts.firmware.repository.changes } } : {}),
   });
   if (opts.inventory) deviceRoutes(app, { inventory: opts.inventory, isSleeping });
   if (opts.security) securityRoutes(app, { security: opts.security });

@@ -15,6 +15,7 @@ import { FirmwareError } from './error.js';
 import { classIdFor, decodeManifest, uuidString, vendorIdFor, type Manifest } from './manifest.js';
 import { decodePackage, MAX_ENVELOPE_LENGTH, PACKAGE_FIXED_HEADER, parsePackageHeader } from './package.js';
 import { PayloadVerifier } from './verify.js';
+import { Watchers } from '../store/watchers.js';
 
 /** What the repository knows of one stored package. Digests are lowercase hex, IDs UUID text. */
 export interface FirmwarePackage {
@@ -169,6 +170,8 @@ export function checkPackage(data: Uint8Array, trustedKeys: readonly KeyObject[]
 
 /** Packages on disk and in SQLite. See the file comment. */
 export class FirmwareRepository {
+  /** Hears every package stored or removed. */
+  readonly changes = new Watchers<{ id: string; removed: boolean }>();
   /** `<dataDir>/firmware`. */
   readonly root: string;
   private readonly db: Database;
@@ -248,6 +251,7 @@ export class FirmwareRepository {
       ...(meta.notes !== undefined ? { notes: meta.notes } : {}),
     };
     const inserted = this.stmt.insert.run({ baseDigest: null, baseSize: null, name: null, notes: null, ...record }).changes === 1;
+    if (inserted) this.changes.emit({ id, removed: false });
     return inserted ? { package: record, created: true } : { package: this.get(id)!, created: false };
   }
 
@@ -302,6 +306,7 @@ export class FirmwareRepository {
     if (this.inUse(id)) throw new FirmwareRepositoryError('IN_USE', `firmware package ${id} is used by a campaign`);
     this.stmt.delete.run(id);
     this.evict(id);
+    this.changes.emit({ id, removed: true });
     await unlink(this.pathOf(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });

@@ -7,6 +7,7 @@
 import type { DeviceFactsStore, DeviceFirmware } from '../store/device-facts.js';
 import type { SecurityInfo, SecurityMode, SecurityStore } from '../store/security.js';
 import type { DeviceManagement, Registration } from './types.js';
+import { Watchers } from '../store/watchers.js';
 
 /** How a device authenticates: its stored credential's mode, else how it registered ('nosec' over plain CoAP). */
 export type InventorySecurityMode = SecurityMode | 'nosec';
@@ -62,6 +63,8 @@ export interface DeviceInventoryOptions {
 
 /** See the file comment. `close()` detaches from the event sources. */
 export class DeviceInventory {
+  /** Hears the endpoint of every entry that changed (registration, credential or firmware facts). */
+  readonly changes = new Watchers<string>();
   private readonly entries = new Map<string, InventoryEntry>();
   /** Listed entries, sorted by endpoint (UTF-16 code unit order, as `<`). */
   private readonly sorted: InventoryEntry[] = [];
@@ -115,7 +118,12 @@ export class DeviceInventory {
         }),
       );
     }
-    if (facts) this.detach.push(facts.changes.watch((f) => this.setFirmware(this.entry(f.endpoint), f)));
+    if (facts) {
+      this.detach.push(facts.changes.watch((f) => {
+        this.setFirmware(this.entry(f.endpoint), f);
+        this.changes.emit(f.endpoint);
+      }));
+    }
   }
 
   close(): void {
@@ -195,11 +203,13 @@ export class DeviceInventory {
   private relist(e: InventoryEntry): void {
     e.securityMode = securityModeOf(e);
     const known = e.reg !== undefined || e.credentialMode !== undefined;
-    if (known === e.listed) return;
-    const i = this.position(e.endpoint);
-    if (known) this.sorted.splice(i, 0, e);
-    else this.sorted.splice(i, 1);
-    e.listed = known;
+    if (known !== e.listed) {
+      const i = this.position(e.endpoint);
+      if (known) this.sorted.splice(i, 0, e);
+      else this.sorted.splice(i, 1);
+      e.listed = known;
+    }
+    this.changes.emit(e.endpoint);
   }
 
   /** Binary search: the index of `endpoint` in `sorted`, or where it would go. */

@@ -169,13 +169,16 @@ export function renderCredentials(root: HTMLElement, canOperate: boolean): () =>
     });
   }
 
-  // Summaries of running campaigns refresh the list; the age chart changes when a campaign finishes.
+  // Summaries of running campaigns refresh the list; the age chart changes with every credential created, rotated or
+  // revoked (AUDIT), whoever did it.
   let debounce: ReturnType<typeof setTimeout> | undefined;
   let agesToo = false;
-  const close = subscribe(['ROTATION'], (_name, data) => {
-    const e = data as { kind?: string; state?: string };
-    if (e.kind !== 'campaign') return;
-    agesToo ||= e.state === 'finished';
+  const close = subscribe(['ROTATION', 'AUDIT'], (name, data) => {
+    const e = data as { kind?: string; state?: string; source?: string };
+    if (name === 'AUDIT') {
+      if (e.source !== 'credential' || e.kind === 'used-first') return;
+      agesToo = true;
+    } else if (e.kind !== 'campaign') return;
     clearTimeout(debounce);
     debounce = setTimeout(() => {
       const both = agesToo;

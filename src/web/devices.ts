@@ -128,10 +128,11 @@ export function renderDevices(root: HTMLElement, initial: URLSearchParams): () =
   // Live: at most one reload per second however many devices register at once.
   let throttle: ReturnType<typeof setTimeout> | undefined;
   let versionsStale = false;
-  const close = subscribe(['REGISTRATION', 'UPDATED', 'DEREGISTRATION', 'SLEEPING', 'AWAKE'], (name, data) => {
+  // DEVICE: an entry changed (registration, credential, firmware version); SLEEPING/AWAKE: queue-mode state.
+  const close = subscribe(['DEVICE', 'SLEEPING', 'AWAKE'], (name, data) => {
     const ep = (data as { endpoint?: unknown }).endpoint;
     lastEvent.textContent = `${name} ${typeof ep === 'string' ? ep : ''}`;
-    if (name === 'REGISTRATION') versionsStale = true;
+    if (name === 'DEVICE') versionsStale = true;
     if (throttle !== undefined) return;
     throttle = setTimeout(() => {
       throttle = undefined;

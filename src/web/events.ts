@@ -2,7 +2,7 @@
 import { call } from './api.js';
 
 /** Event names of src/api/events.ts the console listens for. */
-export type LiveEvent = 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'CAMPAIGN' | 'FIRMWARE' | 'ROTATION' | 'AUDIT';
+export type LiveEvent = 'REGISTRATION' | 'UPDATED' | 'DEREGISTRATION' | 'SLEEPING' | 'AWAKE' | 'NOTIFICATION' | 'CAMPAIGN' | 'FIRMWARE' | 'ROTATION' | 'AUDIT' | 'DEVICE' | 'PACKAGE';
 
 /**
  * Opens a stream (`ep`: one device's events only) and calls `on(name, data)` for each event. The browser reconnects

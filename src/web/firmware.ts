@@ -314,9 +314,15 @@ export function renderFirmware(root: HTMLElement, canOperate = true): () => void
   });
 
   let debounce: ReturnType<typeof setTimeout> | undefined;
-  const close = subscribe(['CAMPAIGN'], () => {
+  let packagesToo = false;
+  const close = subscribe(['CAMPAIGN', 'PACKAGE'], (name) => {
+    packagesToo ||= name === 'PACKAGE';
     clearTimeout(debounce);
-    debounce = setTimeout(() => void loadCampaigns().catch(() => {}), 200);
+    debounce = setTimeout(() => {
+      const both = packagesToo;
+      packagesToo = false;
+      void (both ? refresh() : loadCampaigns()).catch(() => {});
+    }, 200);
   }, undefined, (open) => {
     live.textContent = open ? '● live' : 'reconnecting…';
   });
