@@ -6,6 +6,7 @@
 import { call } from './api.js';
 import { h, replace, svg } from './dom.js';
 import { subscribe } from './events.js';
+import { renderCampaignView, type TransitionJson } from './campaign-view.js';
 
 /** Device states of a rotation, in chart order (src/bootstrap/rotation.ts DeviceRotationState). */
 export const ROTATION_STATES = ['queued', 'prepared', 'delivered', 'done', 'failed'] as const;
@@ -213,66 +214,25 @@ export function renderCredentials(root: HTMLElement, canOperate: boolean): () =>
   };
 }
 
-/** A stacked bar of rotation states and its legend. */
-function rotationChart(counts: Record<RotationState, number>): HTMLElement {
-  const total = totalOf(counts);
-  const bar = svg('svg', { class: 'progress-chart', viewBox: '0 0 1000 24', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'device states' });
-  bar.appendChild(svg('rect', { x: 0, y: 0, width: 1000, height: 24, class: 'st-empty' }));
-  let x = 0;
-  for (const s of ROTATION_STATES) {
-    const n = counts[s] ?? 0;
-    if (n === 0 || total === 0) continue;
-    const w = (n / total) * 1000;
-    bar.appendChild(svg('rect', { x, y: 0, width: w, height: 24, class: `st-${s}`, 'data-state': s }, `${s}: ${n}`));
-    x += w;
-  }
-  const done = (counts.done ?? 0) + (counts.failed ?? 0);
-  return h('div', { class: 'chart' }, bar,
-    h('div', { class: 'row' },
-      h('ul', { class: 'legend', id: 'rotation-counts' },
-        ...ROTATION_STATES.map((s) => h('li', { 'data-state': s }, h('span', { class: `swatch st-${s}` }), `${s} `, h('b', { 'data-count': s }, counts[s] ?? 0)))),
-      h('span', { class: 'muted', id: 'rotation-done' }, `${done} of ${total} finished`),
-    ),
-  );
-}
-
 /** One rotation campaign: settings, live chart and device table. Returns the clean-up. */
 export function renderRotation(root: HTMLElement, id: number): () => void {
-  let alive = true;
-  let summary: RotationJson | undefined;
-  const devices = new Map<string, RotationDeviceJson>();
-  const head = h('div', { id: 'rotation-head' });
-  const chartBox = h('div', { id: 'rotation-chart' });
-  const rows = h('tbody', { id: 'rotation-device-rows' });
-  const error = h('p', { class: 'error', role: 'alert' });
-  const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
-  const history = h('div', { id: 'rotation-history' });
-
-  const showHistory = async (ep: string): Promise<void> => {
-    try {
-      const { data } = await call<RotationDeviceJson & { history: { time: number; from: string; to: string; note: string | null }[] }>(
-        'GET', `/api/credentials/rotations/${id}/devices/${encodeURIComponent(ep)}`);
-      if (!alive) return;
-      replace(history,
-        h('h3', {}, `History of ${ep}`),
-        h('table', {}, h('tbody', {}, ...data.history.map((e) => h('tr', {}, h('td', {}, new Date(e.time).toLocaleTimeString()), h('td', {}, `${e.from} → ${e.to}`), h('td', {}, e.note ?? ''))))),
-      );
-    } catch (err) {
-      if (alive) error.textContent = (err as Error).message;
-    }
-  };
-
-  const counts = (): Record<RotationState, number> => {
-    if (devices.size === 0) return summary?.counts ?? { queued: 0, prepared: 0, delivered: 0, done: 0, failed: 0 };
-    const c = { queued: 0, prepared: 0, delivered: 0, done: 0, failed: 0 };
-    for (const d of devices.values()) c[d.state]++;
-    return c;
-  };
-  const drawHead = (): void => {
-    if (!summary) return;
-    const c = summary;
-    replace(head,
-      h('div', { class: 'row' }, h('h1', {}, `Rotation #${c.id}`), h('span', { id: 'rotation-state', 'data-state': c.state }, c.state), live),
+  return renderCampaignView<RotationJson, RotationDeviceJson, TransitionJson & { note: string | null }>(root, id, {
+    prefix: 'rotation',
+    historyId: 'rotation-history',
+    back: { href: '#/credentials', text: '‹ Credentials' },
+    url: `/api/credentials/rotations/${id}`,
+    deviceUrl: (ep) => `/api/credentials/rotations/${id}/devices/${encodeURIComponent(ep)}`,
+    events: ['ROTATION'],
+    read: (_name, data, campaign) => {
+      const e = data as { kind?: string; id?: number; campaignId?: number };
+      if (e.kind === 'campaign' && e.id === campaign) {
+        const { kind: _k, ...s } = data as RotationJson & { kind: string };
+        return { summary: s };
+      }
+      return e.kind === 'device' && e.campaignId === campaign ? { device: data as RotationDeviceJson } : undefined;
+    },
+    title: (c) => `Rotation #${c.id}`,
+    details: (c) => [
       h('dl', {},
         h('dt', {}, 'Target'), h('dd', {}, rotationTargetText(c.target)),
         h('dt', {}, 'Started by'), h('dd', { id: 'rotation-actor' }, c.actor),
@@ -280,93 +240,19 @@ export function renderRotation(root: HTMLElement, id: number): () => void {
         h('dt', {}, 'Concurrency'), h('dd', {}, c.concurrency),
         h('dt', {}, 'Max attempts'), h('dd', {}, c.maxAttempts),
       ),
-    );
-  };
-  const deviceRow = (d: RotationDeviceJson): HTMLTableRowElement => {
-    const link = h('a', { href: '#', class: 'history-link' }, 'history');
-    link.addEventListener('click', (e) => {
-      e.preventDefault();
-      void showHistory(d.endpoint);
-    });
-    return h('tr', { 'data-endpoint': d.endpoint, 'data-state': d.state },
-      h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.endpoint)}` }, d.endpoint)),
+    ],
+    states: ROTATION_STATES,
+    finished: ['done', 'failed'],
+    total: (c, n) => (c ? totalOf(c.counts) : n),
+    counts: (c) => c.counts,
+    columns: ['Endpoint', 'State', 'Attempts', 'New identity', 'Last error', 'Updated', ''],
+    cells: (d) => [
       h('td', { class: 'device-state' }, h('span', { class: `swatch st-${d.state}` }), d.state),
-      h('td', {}, d.attempts),
-      h('td', { class: 'mono' }, d.newIdentity ?? ''),
-      h('td', {}, d.lastError ?? ''),
-      h('td', {}, new Date(d.updatedAt).toLocaleTimeString()),
-      h('td', {}, link, ' ', h('a', { href: `#/audit?${new URLSearchParams({ endpoint: d.endpoint })}`, class: 'audit-link' }, 'audit')),
-    );
-  };
-  const drawRows = (): void => {
-    replace(rows, ...[...devices.values()].sort((a, b) => a.endpoint.localeCompare(b.endpoint)).map(deviceRow));
-    if (devices.size === 0) replace(rows, h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No device.')));
-  };
-  const load = async (): Promise<void> => {
-    try {
-      const { data } = await call<RotationJson & { devices: RotationDeviceJson[] }>('GET', `/api/credentials/rotations/${id}`);
-      if (!alive) return;
-      const { devices: list, ...s } = data;
-      // Events that arrived while the snapshot was on its way may be newer than it: keep those.
-      if (!summary || s.updatedAt >= summary.updatedAt) summary = s;
-      for (const d of list) {
-        const seen = devices.get(d.endpoint);
-        if (!seen || !newerDevice(seen, d)) devices.set(d.endpoint, d);
-      }
-      error.textContent = '';
-      drawHead();
-      replace(chartBox, rotationChart(counts()));
-      drawRows();
-    } catch (err) {
-      if (alive) error.textContent = (err as Error).message;
-    }
-  };
-
-  // The stream opens first, then the snapshot is read: events in between are covered by it.
-  const close = subscribe(['ROTATION'], (_name, data) => {
-    const e = data as { kind?: string; id?: number; campaignId?: number };
-    if (e.kind === 'campaign') {
-      if (e.id !== id) return;
-      const { kind: _k, ...s } = data as RotationJson & { kind: string };
-      if (summary && s.updatedAt < summary.updatedAt) return;
-      summary = s;
-      drawHead();
-      replace(chartBox, rotationChart(counts()));
-      return;
-    }
-    if (e.kind !== 'device' || e.campaignId !== id) return;
-    const d = data as RotationDeviceJson;
-    const prev = devices.get(d.endpoint);
-    if (prev && newerDevice(prev, d)) return;
-    devices.set(d.endpoint, d);
-    replace(chartBox, rotationChart(counts()));
-    const row = rows.querySelector(`tr[data-endpoint="${CSS.escape(d.endpoint)}"]`);
-    if (row) row.replaceWith(deviceRow(d));
-    else drawRows();
-  }, undefined, (open) => {
-    live.textContent = open ? '● live' : 'reconnecting…';
-    if (open) void load();
+      d.attempts, h('td', { class: 'mono' }, d.newIdentity ?? ''), d.lastError ?? '', new Date(d.updatedAt).toLocaleTimeString(),
+    ],
+    links: (d) => [h('a', { href: `#/audit?${new URLSearchParams({ endpoint: d.endpoint })}`, class: 'audit-link' }, 'audit')],
+    newer: newerDevice,
+    empty: () => 'No device.',
+    note: (t) => t.note ?? '',
   });
-
-  replace(root,
-    h('section', { class: 'card' },
-      h('p', {}, h('a', { href: '#/credentials' }, '‹ Credentials')),
-      head,
-      error,
-      chartBox,
-    ),
-    h('section', { class: 'card' },
-      h('h2', {}, 'Devices'),
-      h('table', { id: 'rotation-devices' },
-        h('thead', {}, h('tr', {}, ...['Endpoint', 'State', 'Attempts', 'New identity', 'Last error', 'Updated', ''].map((t) => h('th', {}, t)))),
-        rows,
-      ),
-      history,
-    ),
-  );
-  void load();
-  return () => {
-    alive = false;
-    close();
-  };
 }

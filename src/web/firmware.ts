@@ -6,6 +6,7 @@
 import { call } from './api.js';
 import { h, replace } from './dom.js';
 import { subscribe } from './events.js';
+import { renderCampaignView, type TransitionJson } from './campaign-view.js';
 
 /** A stored package (src/api/firmware.ts), the fields shown. */
 export interface PackageJson {
@@ -88,13 +89,6 @@ export function parseAttributes(text: string): Record<string, string> {
   return out;
 }
 
-/** Counts of each state over `devices`. */
-export function countStates(devices: Iterable<{ state: DeviceState }>): Record<DeviceState, number> {
-  const counts = Object.fromEntries(DEVICE_STATES.map((s) => [s, 0])) as Record<DeviceState, number>;
-  for (const d of devices) counts[d.state] = (counts[d.state] ?? 0) + 1;
-  return counts;
-}
-
 function actions(c: CampaignJson, after: (c: CampaignJson) => void, error: HTMLElement): HTMLElement {
   const allowed: Record<string, CampaignJson['state'][]> = { start: ['created'], pause: ['running'], resume: ['paused'], cancel: ['created', 'running', 'paused'] };
   const row = h('span', { class: 'row campaign-actions' });
@@ -116,39 +110,6 @@ function actions(c: CampaignJson, after: (c: CampaignJson) => void, error: HTMLE
     row.appendChild(b);
   }
   return row;
-}
-
-const SVG = 'http://www.w3.org/2000/svg';
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
-
-/** A stacked bar of device states (SVG, widths as attributes: the CSP allows no inline style) and its legend. */
-function chart(counts: Record<DeviceState, number>, total: number): HTMLElement {
-  const bar = svg('svg', { class: 'progress-chart', viewBox: '0 0 1000 24', preserveAspectRatio: 'none', role: 'img', 'aria-label': 'device states' });
-  bar.appendChild(svg('rect', { x: 0, y: 0, width: 1000, height: 24, class: 'st-empty' }));
-  let x = 0;
-  for (const s of DEVICE_STATES) {
-    const n = counts[s] ?? 0;
-    if (n === 0 || total === 0) continue;
-    const w = (n / total) * 1000;
-    const r = svg('rect', { x, y: 0, width: w, height: 24, class: `st-${s}`, 'data-state': s });
-    const title = document.createElementNS(SVG, 'title');
-    title.textContent = `${s}: ${n}`;
-    r.appendChild(title);
-    bar.appendChild(r);
-    x += w;
-  }
-  const legend = h('ul', { class: 'legend', id: 'campaign-counts' },
-    ...DEVICE_STATES.filter((s) => (counts[s] ?? 0) > 0 || s === 'succeeded' || s === 'failed').map((s) =>
-      h('li', { 'data-state': s }, h('span', { class: `swatch st-${s}` }), `${s} `, h('b', { 'data-count': s }, counts[s] ?? 0)),
-    ),
-  );
-  const done = (counts.succeeded ?? 0) + (counts.failed ?? 0) + (counts.cancelled ?? 0);
-  return h('div', { class: 'chart' }, bar, h('div', { class: 'row' }, legend, h('span', { class: 'muted', id: 'campaign-done' }, `${done} of ${total} done`)));
 }
 
 /**
@@ -382,24 +343,20 @@ function packageRow(p: PackageJson, removed: () => void, canOperate: boolean): H
 
 /** One campaign: settings, actions (`canOperate`), a live chart of device states and the device table. Returns the clean-up. */
 export function renderCampaign(root: HTMLElement, id: number, canOperate = true): () => void {
-  let alive = true;
-  let summary: CampaignJson | undefined;
-  const devices = new Map<string, CampaignDeviceJson>();
-  const head = h('div', { id: 'campaign-head' });
-  const chartBox = h('div', { id: 'campaign-chart' });
-  const rows = h('tbody', { id: 'campaign-device-rows' });
-  const error = h('p', { class: 'error', role: 'alert' });
-  const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
-  const history = h('div', { id: 'device-history' });
-
-  const drawHead = (): void => {
-    if (!summary) return;
-    const c = summary;
-    replace(head,
-      h('div', { class: 'row' }, h('h1', {}, `Campaign #${c.id}`), h('span', { id: 'campaign-state', 'data-state': c.state }, c.state), live, canOperate ? actions(c, (s) => {
-        summary = { ...summary!, ...s };
-        drawHead();
-      }, error) : null),
+  return renderCampaignView<CampaignJson, CampaignDeviceJson, TransitionJson & { detail: string | null }>(root, id, {
+    prefix: 'campaign',
+    historyId: 'device-history',
+    back: { href: '#/firmware', text: '‹ Firmware' },
+    url: `/api/campaigns/${id}`,
+    deviceUrl: (ep) => `/api/campaigns/${id}/devices/${encodeURIComponent(ep)}`,
+    events: ['CAMPAIGN', 'FIRMWARE'],
+    read: (name, data, campaign) => {
+      if (name === 'CAMPAIGN') return (data as CampaignJson).id === campaign ? { summary: data as CampaignJson } : undefined;
+      return (data as CampaignDeviceJson).campaignId === campaign ? { device: data as CampaignDeviceJson } : undefined;
+    },
+    title: (c) => `Campaign #${c.id}`,
+    ...(canOperate ? { actions } : {}),
+    details: (c) => [
       c.pauseReason ? h('p', { class: 'error', id: 'pause-reason' }, `Paused: ${c.pauseReason}`) : null,
       h('dl', {},
         h('dt', {}, 'Package'), h('dd', {}, `${c.packageVersion} (${c.packageId.slice(0, 12)}…)`),
@@ -412,109 +369,20 @@ export function renderCampaign(root: HTMLElement, id: number, canOperate = true)
           ? h('dd', { id: 'campaign-thresholds' }, `success ≥ ${pct(c.settings.successThreshold)} per wave, pause above ${pct(c.settings.errorThreshold ?? 0)} errors after ${c.settings.minSample ?? 0} finished; ${c.settings.maxAttempts ?? 0} attempts`)
           : null,
       ),
-    );
-  };
-  const drawChart = (): void => {
-    const total = summary?.total ?? devices.size;
-    replace(chartBox, chart(devices.size > 0 ? countStates(devices.values()) : (summary?.counts ?? countStates([])), total));
-  };
-  const deviceRow = (d: CampaignDeviceJson): HTMLTableRowElement => {
-    const link = h('a', { href: '#', class: 'history-link' }, 'history');
-    link.addEventListener('click', (e) => {
-      e.preventDefault();
-      void showHistory(d.endpoint);
-    });
-    return h('tr', { 'data-endpoint': d.endpoint, 'data-state': d.state },
-      h('td', {}, h('a', { href: `#/devices/${encodeURIComponent(d.endpoint)}` }, d.endpoint)),
-      h('td', {}, d.wave),
+    ],
+    states: DEVICE_STATES,
+    finished: ['succeeded', 'failed', 'cancelled'],
+    total: (c, n) => c?.total ?? n,
+    counts: (c) => c.counts,
+    columns: ['Endpoint', 'Wave', 'State', 'Attempts', 'Update result', 'Last error', 'Updated', ''],
+    cells: (d) => [
+      d.wave,
       h('td', { class: 'device-state' }, h('span', { class: `swatch st-${d.state}` }), d.state),
-      h('td', {}, d.attempts),
-      h('td', {}, d.updateResult ?? ''),
-      h('td', {}, d.lastError ?? ''),
-      h('td', {}, new Date(d.updatedAt).toLocaleTimeString()),
-      h('td', {}, link),
-    );
-  };
-  const drawRows = (): void => {
-    replace(rows, ...[...devices.values()].sort((a, b) => a.endpoint.localeCompare(b.endpoint)).map(deviceRow));
-    if (devices.size === 0) replace(rows, h('tr', {}, h('td', { colspan: 8, class: 'muted' }, summary?.state === 'created' ? 'The target devices are chosen when the campaign starts.' : 'No device.')));
-  };
-  const showHistory = async (ep: string): Promise<void> => {
-    try {
-      const { data } = await call<CampaignDeviceJson & { history: { time: number; from: string; to: string; detail: string | null }[] }>('GET', `/api/campaigns/${id}/devices/${encodeURIComponent(ep)}`);
-      if (!alive) return;
-      replace(history,
-        h('h3', {}, `History of ${ep}`),
-        h('table', {}, h('tbody', {}, ...data.history.map((e) => h('tr', {}, h('td', {}, new Date(e.time).toLocaleTimeString()), h('td', {}, `${e.from} → ${e.to}`), h('td', {}, e.detail ?? ''))))),
-      );
-    } catch (err) {
-      error.textContent = (err as Error).message;
-    }
-  };
-  const load = async (): Promise<void> => {
-    try {
-      const { data } = await call<CampaignJson & { devices: CampaignDeviceJson[] }>('GET', `/api/campaigns/${id}`);
-      if (!alive) return;
-      const { devices: list, ...s } = data;
-      if (!summary || s.updatedAt >= summary.updatedAt) summary = s;
-      // A FIRMWARE event that arrived while the snapshot was on its way may be newer than it: keep it.
-      for (const d of list) {
-        const seen = devices.get(d.endpoint);
-        if (!seen || seen.updatedAt <= d.updatedAt) devices.set(d.endpoint, d);
-      }
-      error.textContent = '';
-      drawHead();
-      drawChart();
-      drawRows();
-    } catch (err) {
-      if (alive) error.textContent = (err as Error).message;
-    }
-  };
-
-  // Events that arrive before the first load are covered by it: the stream opens first, then the snapshot is read.
-  const close = subscribe(['CAMPAIGN', 'FIRMWARE'], (name, data) => {
-    if (name === 'CAMPAIGN') {
-      const s = data as CampaignJson;
-      if (s.id !== id) return;
-      summary = s;
-      drawHead();
-      if (devices.size === 0 && s.total > 0) void load();
-      else drawChart();
-      return;
-    }
-    const d = data as CampaignDeviceJson;
-    if (d.campaignId !== id) return;
-    const prev = devices.get(d.endpoint);
-    if (prev && prev.updatedAt > d.updatedAt) return;
-    devices.set(d.endpoint, d);
-    drawChart();
-    const row = rows.querySelector(`tr[data-endpoint="${CSS.escape(d.endpoint)}"]`);
-    if (row) row.replaceWith(deviceRow(d));
-    else drawRows();
-  }, undefined, (open) => {
-    live.textContent = open ? '● live' : 'reconnecting…';
-    if (open) void load();
+      d.attempts, d.updateResult ?? '', d.lastError ?? '', new Date(d.updatedAt).toLocaleTimeString(),
+    ],
+    newer: (a, b) => a.updatedAt > b.updatedAt,
+    empty: (c) => (c?.state === 'created' ? 'The target devices are chosen when the campaign starts.' : 'No device.'),
+    note: (t) => t.detail ?? '',
+    reloadOn: (c, n) => n === 0 && c.total > 0,
   });
-
-  replace(root,
-    h('section', { class: 'card' },
-      h('p', {}, h('a', { href: '#/firmware' }, '‹ Firmware')),
-      head,
-      error,
-      chartBox,
-    ),
-    h('section', { class: 'card' },
-      h('h2', {}, 'Devices'),
-      h('table', { id: 'campaign-devices' },
-        h('thead', {}, h('tr', {}, ...['Endpoint', 'Wave', 'State', 'Attempts', 'Update result', 'Last error', 'Updated', ''].map((t) => h('th', {}, t)))),
-        rows,
-      ),
-      history,
-    ),
-  );
-  void load();
-  return () => {
-    alive = false;
-    close();
-  };
 }
