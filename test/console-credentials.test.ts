@@ -68,6 +68,12 @@ test('the console credentials and audit pages: age chart, a rotation started fro
   await page.locator('#rotation-state', { hasText: 'finished' }).waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('#rotation-device-rows tr[data-state="done"]').count(), 3);
   assert.equal(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload), 1, 'the page was not reloaded');
+  // The device table is a page, filtered by state on the server.
+  assert.equal(await page.locator('#rotation-page').textContent(), 'devices 1–3 of 3');
+  await page.selectOption('#rotation-state-filter', 'failed');
+  await page.locator('#rotation-device-rows td', { hasText: 'No device.' }).waitFor();
+  await page.selectOption('#rotation-state-filter', 'done');
+  await page.locator('#rotation-page', { hasText: 'devices 1–3 of 3' }).waitFor();
   await page.locator(`#rotation-device-rows tr[data-endpoint="${endpoints[1]}"] .history-link`).click();
   await page.locator('#rotation-history', { hasText: 'delivered → done' }).waitFor();
   await screenshot(page, 'credentials-rotation');

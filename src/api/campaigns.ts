@@ -11,6 +11,7 @@ import type { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import {
   CampaignError,
+  DEVICE_FIRMWARE_STATES,
   parseShare,
   type CampaignDeviceStatus,
   type CampaignHistoryEntry,
@@ -21,6 +22,8 @@ import {
   type FirmwareCampaignSummary,
 } from '../firmware/index.js';
 import { ApiError } from './api-error.js';
+import { devicePageParam, type Query } from './params.js';
+import type { DevicePage } from '../store/campaign-devices.js';
 
 /** What the routes (and the event stream: its 'campaign' and 'device' events) need of FirmwareCampaignManager. */
 export interface CampaignHost extends Pick<EventEmitter, 'on' | 'off'> {
@@ -29,7 +32,7 @@ export interface CampaignHost extends Pick<EventEmitter, 'on' | 'off'> {
   pause(id: number, reason?: string): FirmwareCampaignSummary;
   resumeCampaign(id: number): FirmwareCampaignSummary;
   cancel(id: number): Promise<FirmwareCampaignSummary>;
-  status(id: number): FirmwareCampaignStatus | undefined;
+  status(id: number, page?: DevicePage): FirmwareCampaignStatus | undefined;
   list(limit?: number): FirmwareCampaignSummary[];
   device(id: number, endpoint: string): (CampaignDeviceStatus & { history: CampaignHistoryEntry[] }) | undefined;
   deviceHistory(endpoint: string, limit?: number): (CampaignHistoryEntry & { campaignId: number })[];
@@ -113,8 +116,8 @@ export function campaignsRoutes(app: FastifyInstance, opts: { campaigns: Campaig
     return reply.code(201).header('location', `/api/campaigns/${s.id}`).send(s);
   });
   app.get('/api/campaigns', async () => campaigns.list());
-  app.get<{ Params: { id: string } }>('/api/campaigns/:id', async (req) => {
-    const s = campaigns.status(idOf(req.params.id));
+  app.get<{ Params: { id: string }; Querystring: Query }>('/api/campaigns/:id', async (req) => {
+    const s = campaigns.status(idOf(req.params.id), devicePageParam(req.query, DEVICE_FIRMWARE_STATES));
     if (!s) throw new ApiError(404, `no campaign ${req.params.id}`);
     return s;
   });

@@ -52,6 +52,16 @@ describe('/api/credentials/rotations and /api/audit', () => {
       assert.equal(st.status, 200);
       assert.deepEqual(st.body.devices.map((d: { endpoint: string; state: string }) => [d.endpoint, d.state]), [['a', 'done'], ['b', 'done']]);
       assert.equal(st.body.counts.done, 2);
+      assert.equal(st.body.devicesTotal, 2);
+      // A page of the devices: by state, offset and limit; bad paging is refused naming the parameter.
+      const page = await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${id}?state=done&offset=1&limit=1` });
+      assert.deepEqual([page.body.devices.map((d: { endpoint: string }) => d.endpoint), page.body.devicesTotal, page.body.counts.done], [['b'], 2, 2]);
+      assert.equal((await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${id}?state=failed` })).body.devicesTotal, 0);
+      for (const q of ['state=bogus', 'limit=0', 'limit=1001', 'offset=-1']) {
+        const bad = await call(c.app, { method: 'GET', url: `/api/credentials/rotations/${id}?${q}` });
+        assert.equal(bad.status, 400, q);
+        assert.match(bad.raw, new RegExp(q.split('=')[0]!), q);
+      }
       const list = await call(c.app, { method: 'GET', url: '/api/credentials/rotations' });
       assert.equal(list.body.length, 1);
       const audit = await call(c.app, { method: 'GET', url: '/api/audit?endpoint=a&kind=rotated&since=0' });

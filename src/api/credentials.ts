@@ -9,16 +9,18 @@
  * any answer: devices show PSK identities only.
  */
 import type { FastifyInstance } from 'fastify';
-import { RotationError, type CampaignStatus, type CampaignSummary, type DeviceRotation, type HistoryEntry, type RotationTarget } from '../bootstrap/index.js';
+import { DEVICE_ROTATION_STATES, RotationError, type CampaignStatus, type CampaignSummary, type DeviceRotation, type HistoryEntry, type RotationTarget } from '../bootstrap/index.js';
 import { AUDIT_KINDS, type AuditEvent, type AuditKind, type AuditLog, type AuditQuery, type CredentialAgeHistogram } from '../store/index.js';
 import { ApiError } from './api-error.js';
+import { devicePageParam, type Query } from './params.js';
+import type { DevicePage } from '../store/campaign-devices.js';
 import { principalOf } from './auth.js';
 import type { RotationEvents } from './events.js';
 
 /** What the routes (and the event stream: 'started', 'device', 'finished') need of RotationManager. */
 export interface RotationHost extends RotationEvents {
   start(target: RotationTarget, o?: { concurrency?: number; maxAttempts?: number; actor?: string }): CampaignSummary;
-  status(id: number): CampaignStatus | undefined;
+  status(id: number, page?: DevicePage): CampaignStatus | undefined;
   list(limit?: number): CampaignSummary[];
   deviceHistory(endpoint: string, limit?: number): (HistoryEntry & { campaignId: number })[];
   deviceStatus(id: number, endpoint: string): DeviceRotation | undefined;
@@ -174,9 +176,9 @@ export function credentialsRoutes(app: FastifyInstance, opts: CredentialsApiOpti
       }
     });
     app.get('/api/credentials/rotations', async () => rotation.list());
-    app.get<{ Params: { id: string } }>('/api/credentials/rotations/:id', async (req) => {
+    app.get<{ Params: { id: string }; Querystring: Query }>('/api/credentials/rotations/:id', async (req) => {
       if (!/^\d+$/.test(req.params.id)) throw new ApiError(400, 'campaign id must be a number');
-      const s = rotation.status(Number(req.params.id));
+      const s = rotation.status(Number(req.params.id), devicePageParam(req.query, DEVICE_ROTATION_STATES));
       if (!s) throw new ApiError(404, `no rotation campaign ${req.params.id}`);
       return s;
     });

@@ -93,3 +93,15 @@ export function timeParam(q: Query, name: string): number | undefined {
   if (!Number.isFinite(n)) throw new ApiError(400, `${name} must be epoch milliseconds or an ISO 8601 date`);
   return n;
 }
+
+/** At most this many campaign devices per answer. */
+export const MAX_DEVICE_PAGE = 1000;
+
+/** `?state=&offset=&limit=` of a campaign's device list: `state` one of `states`; limit 1..1000, default 1000. */
+export function devicePageParam(q: Query, states: readonly string[]): { state?: string; offset: number; limit: number } {
+  const state = param(q, 'state') || undefined;
+  if (state !== undefined && !states.includes(state)) throw new ApiError(400, `state must be one of ${states.join(', ')}`);
+  const limit = intParam(q, 'limit', MAX_DEVICE_PAGE);
+  if (limit < 1 || limit > MAX_DEVICE_PAGE) throw new ApiError(400, `limit must be an integer from 1 to ${MAX_DEVICE_PAGE}`);
+  return { ...(state !== undefined ? { state } : {}), offset: intParam(q, 'offset', 0), limit };
+}

@@ -51,6 +51,12 @@ const noContent: ResponseSpec = { description: 'Done; no body.' };
 const str = (description: string, extra: JsonSchema = {}): JsonSchema => ({ type: 'string', description, ...extra });
 
 const DIGITS = '^\\d{1,9}$';
+/** A page of a campaign's devices. */
+const DEVICE_PAGE: Record<string, JsonSchema> = {
+  state: { type: 'string', description: 'Only devices in this state.', maxLength: 32 },
+  offset: { type: 'string', description: 'Devices to skip (default 0).', pattern: '^\\d{1,9}$' },
+  limit: { type: 'string', description: 'At most this many devices, 1..1000 (default 1000).', pattern: '^\\d{1,9}$' },
+};
 const ENDPOINT: JsonSchema = str('Endpoint name of the device.', { minLength: 1, maxLength: 2048 });
 const NUMERIC_ID: JsonSchema = str('Numeric id.', { pattern: '^\\d{1,15}$' });
 const FLAG: JsonSchema = str('Boolean flag: "true", "false", or present without a value (true).', { enum: ['', 'true', 'false'] });
@@ -498,7 +504,10 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
     responses: { 201: { ...json('Started.', ref('RotationCampaign')), headers: LOCATION } },
   },
   'GET /api/credentials/rotations': { summary: 'List rotation campaigns', tags: ['credentials'], responses: { 200: json('Campaigns, newest first.', arrayOf(ref('RotationCampaign'))) } },
-  'GET /api/credentials/rotations/:id': { summary: 'Show a rotation campaign', tags: ['credentials'], params: { id: NUMERIC_ID }, responses: { 200: json('The campaign with each device.', ref('RotationCampaign')) } },
+  'GET /api/credentials/rotations/:id': {
+    summary: 'Show a rotation campaign', tags: ['credentials'], params: { id: NUMERIC_ID }, query: DEVICE_PAGE,
+    responses: { 200: json('The campaign with a page of its devices and devicesTotal.', ref('RotationCampaign')) },
+  },
   'GET /api/credentials/rotations/:id/devices/:ep': {
     summary: "Show one device's rotation state and history", tags: ['credentials'], params: { id: NUMERIC_ID, ep: ENDPOINT },
     responses: { 200: json('The device with its state transitions, oldest first.', ref('RotationDevice')) },
@@ -567,7 +576,10 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
     responses: { 201: { ...json('Created.', ref('FirmwareCampaign')), headers: LOCATION } },
   },
   'GET /api/campaigns': { summary: 'List firmware campaigns', tags: ['firmware'], responses: { 200: json('Campaigns, newest first.', arrayOf(ref('FirmwareCampaign'))) } },
-  'GET /api/campaigns/:id': { summary: 'Show a firmware campaign', tags: ['firmware'], params: { id: NUMERIC_ID }, responses: { 200: json('The campaign with each device.', ref('FirmwareCampaign')) } },
+  'GET /api/campaigns/:id': {
+    summary: 'Show a firmware campaign', tags: ['firmware'], params: { id: NUMERIC_ID }, query: DEVICE_PAGE,
+    responses: { 200: json('The campaign with a page of its devices and devicesTotal.', ref('FirmwareCampaign')) },
+  },
   'GET /api/campaigns/:id/devices/:ep': {
     summary: "Show one device's campaign state and history", tags: ['firmware'], params: { id: NUMERIC_ID, ep: ENDPOINT },
     responses: { 200: json('The device.', ref('FirmwareCampaignDevice')) },

@@ -33,6 +33,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type Database from 'better-sqlite3';
+import { campaignDevicePage, type DevicePage } from '../store/campaign-devices.js';
 import { fingerprint } from '../dtls/rpk.js';
 import type { AuditLog, SecurityStore } from '../store/index.js';
 
@@ -64,6 +65,7 @@ export const RAW_PUBLIC_KEY_REPLACING = 'rpk-replacing:';
 export type RotationTarget = { all: true } | { group: string } | { endpoint: string } | { endpoints: string[] };
 
 export type DeviceRotationState = 'queued' | 'prepared' | 'delivered' | 'done' | 'failed';
+export const DEVICE_ROTATION_STATES: readonly DeviceRotationState[] = ['queued', 'prepared', 'delivered', 'done', 'failed'];
 export type CampaignState = 'running' | 'finished';
 
 /** How the campaign reaches devices: the LwM2M wiring is `lwm2mRotationDriver`, tests and benches simulate it. */
@@ -102,6 +104,8 @@ export interface CampaignSummary {
 
 export interface CampaignStatus extends CampaignSummary {
   devices: DeviceRotation[];
+  /** How many devices the request's page matched in all. */
+  devicesTotal: number;
 }
 
 export interface HistoryEntry {
@@ -321,10 +325,12 @@ export class RotationManager extends EventEmitter {
   }
 
   /** The campaign with every device's state. */
-  status(id: number): CampaignStatus | undefined {
+  /** The summary with the campaign's devices (`page`: some of them), and how many devices `page` matches. */
+  status(id: number, page: DevicePage = {}): CampaignStatus | undefined {
     const s = this.summary(id);
     if (!s) return undefined;
-    return { ...s, devices: (this.stmt.devices.all(id) as DeviceRow[]).map(toDevice) };
+    const { rows, total } = campaignDevicePage<DeviceRow>(this.db, 'rotation_device', id, page);
+    return { ...s, devices: rows.map(toDevice), devicesTotal: total };
   }
 
   list(limit = 50): CampaignSummary[] {

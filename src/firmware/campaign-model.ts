@@ -102,6 +102,8 @@ export interface FirmwareCampaignSummary {
 
 export interface FirmwareCampaignStatus extends FirmwareCampaignSummary {
   devices: CampaignDeviceStatus[];
+  /** How many devices the request's page matched in all. */
+  devicesTotal: number;
 }
 
 /** One campaign that included a device, and where the device stands in it. */

@@ -19,6 +19,7 @@
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
 import type Database from 'better-sqlite3';
+import { campaignDevicePage, type DevicePage } from '../store/campaign-devices.js';
 import {
   type CampaignDeviceStatus, type CampaignDriver, CampaignError, type CampaignHistoryEntry, type DeviceCampaignRecord, type CampaignPackages, type CampaignSettings, type CampaignTarget, DEFAULT_CAMPAIGN_SETTINGS, DEVICE_FIRMWARE_STATES, type DeviceFirmwareState, DeviceStepError, type FirmwareCampaignState, type FirmwareCampaignStatus, type FirmwareCampaignSummary, type FirmwareReading, type WaveTally, checkFirmwareTransition, evaluateCampaign, globMatch, isTerminalDeviceState, planWaves, resultText, validateSettings, validateTarget,
 } from './campaign-model.js';
@@ -114,7 +115,6 @@ export class FirmwareCampaignManager extends EventEmitter {
       setWave: db.prepare('UPDATE fw_campaign SET current_wave = ?, updated_at = ? WHERE id = ?'),
       approve: db.prepare("UPDATE fw_campaign SET state = 'running', pause_reason = NULL, approved_wave = ?, error_base_failed = ?, error_base_finished = ?, updated_at = ? WHERE id = ?"),
       insertDevice: db.prepare("INSERT INTO fw_campaign_device (campaign_id, endpoint, wave, state, updated_at) VALUES (?, ?, ?, 'queued', ?)"),
-      devices: db.prepare('SELECT * FROM fw_campaign_device WHERE campaign_id = ? ORDER BY wave, endpoint'),
       device: db.prepare('SELECT * FROM fw_campaign_device WHERE campaign_id = ? AND endpoint = ?'),
       ready: db.prepare("SELECT * FROM fw_campaign_device WHERE campaign_id = ? AND state = 'queued' AND wave <= ? ORDER BY wave, endpoint"),
       midStep: db.prepare("SELECT * FROM fw_campaign_device WHERE campaign_id = ? AND state NOT IN ('queued', 'succeeded', 'failed', 'cancelled')"),
@@ -270,10 +270,12 @@ export class FirmwareCampaignManager extends EventEmitter {
     return row && this.toSummary(row);
   }
 
-  status(id: number): FirmwareCampaignStatus | undefined {
+  /** The summary with the campaign's devices (`page`: some of them), and how many devices `page` matches. */
+  status(id: number, page: DevicePage = {}): FirmwareCampaignStatus | undefined {
     const s = this.summary(id);
     if (!s) return undefined;
-    return { ...s, devices: (this.stmt.devices.all(id) as DeviceRow[]).map(toDevice) };
+    const { rows, total } = campaignDevicePage<DeviceRow>(this.db, 'fw_campaign_device', id, page);
+    return { ...s, devices: rows.map(toDevice), devicesTotal: total };
   }
 
   list(limit = 50): FirmwareCampaignSummary[] {

@@ -1,8 +1,10 @@
 /**
  * One live campaign page, the same mechanism for firmware campaigns and credential rotations: a head, a stacked chart
- * of device states, the device table and a device's history, from a snapshot (GET) kept current by live events. The
- * stream opens first and the snapshot is read when it is open, so nothing between the two is missed; a device view
- * older than one already shown is dropped (a snapshot can arrive after newer events).
+ * of device states, a page of the device table (filtered by state) and a device's history, from a snapshot (GET) kept
+ * current by live events. The stream opens first and the snapshot is read when it is open, so nothing between the two
+ * is missed. Device events update their row at once and bring a fresh snapshot (counts, the page) at most once a
+ * second, so a campaign of a million devices costs the page no more than one of ten; a device view older than one
+ * already shown is dropped (a snapshot can arrive after newer events).
  */
 import { call } from './api.js';
 import { h, replace, svg } from './dom.js';
@@ -49,8 +51,7 @@ export interface CampaignKind<S extends SummaryBase, D extends DeviceBase, T ext
   /** Device states in chart order, and those that count as finished. */
   states: readonly string[];
   finished: readonly string[];
-  total(s: S | undefined, devices: number): number;
-  /** Counts from the summary, while no device is known. */
+  total(s: S): number;
   counts(s: S): Record<string, number>;
   columns: readonly string[];
   /** The cells between the endpoint and the links. */
@@ -60,9 +61,12 @@ export interface CampaignKind<S extends SummaryBase, D extends DeviceBase, T ext
   newer(a: D, b: D): boolean;
   empty(s: S | undefined): string;
   note(t: T): string;
-  /** A summary event asks for a fresh snapshot (the campaign just chose its devices). */
-  reloadOn?(s: S, devices: number): boolean;
 }
+
+/** Devices per page of the table. */
+export const DEVICE_PAGE = 100;
+/** Snapshots follow device events at most this often. */
+const RELOAD_MS = 1000;
 
 /** A stacked bar of device states (SVG, widths as attributes: the CSP allows no inline style) and its legend. */
 export function stateChart(prefix: string, states: readonly string[], finished: readonly string[], counts: Record<string, number>, total: number): HTMLElement {
@@ -93,6 +97,9 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
   const p = kind.prefix;
   let alive = true;
   let summary: S | undefined;
+  let devicesTotal = 0;
+  let offset = 0;
+  let due: ReturnType<typeof setTimeout> | undefined;
   const devices = new Map<string, D>();
   const head = h('div', { id: `${p}-head` });
   const chartBox = h('div', { id: `${p}-chart` });
@@ -100,6 +107,10 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
   const error = h('p', { class: 'error', role: 'alert' });
   const live = h('span', { id: 'live-state', class: 'muted' }, 'connecting…');
   const history = h('div', { id: kind.historyId });
+  const stateFilter = h('select', { id: `${p}-state-filter` }, h('option', { value: '' }, 'all states'), ...kind.states.map((st) => h('option', { value: st }, st)));
+  const pageText = h('span', { id: `${p}-page`, class: 'muted' });
+  const prev = h('button', { type: 'button', id: `${p}-prev` }, '‹ Previous');
+  const next = h('button', { type: 'button', id: `${p}-next` }, 'Next ›');
 
   const drawHead = (): void => {
     if (!summary) return;
@@ -114,13 +125,7 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
     );
   };
   const drawChart = (): void => {
-    let counts: Record<string, number>;
-    if (devices.size === 0 && summary) counts = kind.counts(summary);
-    else {
-      counts = {};
-      for (const d of devices.values()) counts[d.state] = (counts[d.state] ?? 0) + 1;
-    }
-    replace(chartBox, stateChart(p, kind.states, kind.finished, counts, kind.total(summary, devices.size)));
+    if (summary) replace(chartBox, stateChart(p, kind.states, kind.finished, kind.counts(summary), kind.total(summary)));
   };
   const showHistory = async (ep: string): Promise<void> => {
     try {
@@ -148,23 +153,28 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
     );
   };
   const drawRows = (): void => {
-    replace(rows, ...[...devices.values()].sort((a, b) => a.endpoint.localeCompare(b.endpoint)).map(deviceRow));
+    replace(rows, ...[...devices.values()].map(deviceRow));
     if (devices.size === 0) replace(rows, h('tr', {}, h('td', { colspan: kind.columns.length, class: 'muted' }, kind.empty(summary))));
-  };
-  /** Keeps `d` unless a later view of the device is already shown. */
-  const keep = (d: D): boolean => {
-    const seen = devices.get(d.endpoint);
-    if (seen && kind.newer(seen, d)) return false;
-    devices.set(d.endpoint, d);
-    return true;
+    pageText.textContent = devicesTotal === 0 ? '' : `devices ${offset + 1}–${offset + devices.size} of ${devicesTotal}`;
+    prev.disabled = offset === 0;
+    next.disabled = offset + devices.size >= devicesTotal;
   };
   const load = async (): Promise<void> => {
+    const q = new URLSearchParams({ limit: String(DEVICE_PAGE), offset: String(offset) });
+    if (stateFilter.value !== '') q.set('state', stateFilter.value);
     try {
-      const { data } = await call<S & { devices: D[] }>('GET', kind.url);
+      const { data } = await call<S & { devices: D[]; devicesTotal: number }>('GET', `${kind.url}?${q}`);
       if (!alive) return;
-      const { devices: list, ...s } = data;
+      const { devices: list, devicesTotal: n, ...s } = data;
       if (!summary || s.updatedAt >= summary.updatedAt) summary = s as unknown as S;
-      for (const d of list) keep(d);
+      devicesTotal = n;
+      // The page in the server's order; a device event newer than the snapshot keeps its view.
+      const shown = new Map(devices);
+      devices.clear();
+      for (const d of list) {
+        const seen = shown.get(d.endpoint);
+        devices.set(d.endpoint, seen && kind.newer(seen, d) ? seen : d);
+      }
       error.textContent = '';
       drawHead();
       drawChart();
@@ -173,6 +183,19 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
       if (alive) error.textContent = (err as Error).message;
     }
   };
+  const reloadSoon = (): void => {
+    due ??= setTimeout(() => {
+      due = undefined;
+      void load();
+    }, RELOAD_MS);
+  };
+  const turn = (to: number): void => {
+    offset = Math.max(0, to);
+    void load();
+  };
+  stateFilter.addEventListener('change', () => turn(0));
+  prev.addEventListener('click', () => turn(offset - DEVICE_PAGE));
+  next.addEventListener('click', () => turn(offset + DEVICE_PAGE));
 
   const close = subscribe(kind.events, (name, data) => {
     const e = kind.read(name, data, id);
@@ -181,15 +204,23 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
       if (summary && e.summary.updatedAt < summary.updatedAt) return;
       summary = e.summary;
       drawHead();
-      if (kind.reloadOn?.(e.summary, devices.size)) void load();
-      else drawChart();
+      drawChart();
+      reloadSoon();
       return;
     }
-    if (!keep(e.device)) return;
-    drawChart();
-    const row = rows.querySelector(`tr[data-endpoint="${CSS.escape(e.device.endpoint)}"]`);
-    if (row) row.replaceWith(deviceRow(e.device));
-    else drawRows();
+    reloadSoon();
+    const d = e.device;
+    const seen = devices.get(d.endpoint);
+    if (stateFilter.value !== '' && d.state !== stateFilter.value) return;
+    if (seen) {
+      if (kind.newer(seen, d)) return;
+      devices.set(d.endpoint, d);
+      rows.querySelector(`tr[data-endpoint="${CSS.escape(d.endpoint)}"]`)?.replaceWith(deviceRow(d));
+    } else if (offset === 0 && devices.size < DEVICE_PAGE) {
+      // Room on the first page: shown now, put in the server's order by the next snapshot.
+      devices.set(d.endpoint, d);
+      drawRows();
+    }
   }, undefined, (open) => {
     live.textContent = open ? '● live' : 'reconnecting…';
     if (open) void load();
@@ -198,7 +229,7 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
   replace(root,
     h('section', { class: 'card' }, h('p', {}, h('a', { href: kind.back.href }, kind.back.text)), head, error, chartBox),
     h('section', { class: 'card' },
-      h('h2', {}, 'Devices'),
+      h('div', { class: 'row' }, h('h2', {}, 'Devices'), stateFilter, pageText, prev, next),
       h('table', { id: `${p}-devices` }, h('thead', {}, h('tr', {}, ...kind.columns.map((t) => h('th', {}, t)))), rows),
       history,
     ),
@@ -206,6 +237,7 @@ export function renderCampaignView<S extends SummaryBase & { state: string }, D 
   void load();
   return () => {
     alive = false;
+    clearTimeout(due);
     close();
   };
 }

@@ -243,7 +243,7 @@ export function renderRotation(root: HTMLElement, id: number): () => void {
     ],
     states: ROTATION_STATES,
     finished: ['done', 'failed'],
-    total: (c, n) => (c ? totalOf(c.counts) : n),
+    total: (c) => totalOf(c.counts),
     counts: (c) => c.counts,
     columns: ['Endpoint', 'State', 'Attempts', 'New identity', 'Last error', 'Updated', ''],
     cells: (d) => [

@@ -372,7 +372,7 @@ export function renderCampaign(root: HTMLElement, id: number, canOperate = true)
     ],
     states: DEVICE_STATES,
     finished: ['succeeded', 'failed', 'cancelled'],
-    total: (c, n) => c?.total ?? n,
+    total: (c) => c.total,
     counts: (c) => c.counts,
     columns: ['Endpoint', 'Wave', 'State', 'Attempts', 'Update result', 'Last error', 'Updated', ''],
     cells: (d) => [
@@ -383,6 +383,5 @@ export function renderCampaign(root: HTMLElement, id: number, canOperate = true)
     newer: (a, b) => a.updatedAt > b.updatedAt,
     empty: (c) => (c?.state === 'created' ? 'The target devices are chosen when the campaign starts.' : 'No device.'),
     note: (t) => t.detail ?? '',
-    reloadOn: (c, n) => n === 0 && c.total > 0,
   });
 }
