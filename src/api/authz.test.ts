@@ -6,6 +6,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { ApiTokenStore, AuditLog, RequestAudit, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
 import type { Logger } from '../log.js';
 import { FakeServer, fakeRegistration, testModel } from './fake-server.js';
+import { DeviceInventory } from '../server/inventory.js';
 import { createApi, registeredRoutes, requiredAccess, type ApiOptions, type RouteEntry } from './index.js';
 
 const BUILTIN = 'builtin-admin-token-0123456789';
@@ -50,9 +51,10 @@ async function setup(extra: Partial<ApiOptions['access']> = {}): Promise<Ctx> {
   fake.add(fakeRegistration('dev1'));
   const audit = new AuditLog(store);
   const stub = <T>(o: object): T => o as unknown as T;
+  const security = new SecurityStore(store, SecretBox.fromKey(randomBytes(32)));
   const app = await createApi({
-    server: fake, model: testModel(), apiToken: BUILTIN, logger,
-    security: new SecurityStore(store, SecretBox.fromKey(randomBytes(32))),
+    server: fake, model: testModel(), apiToken: BUILTIN, logger, security,
+    inventory: new DeviceInventory({ server: fake, security }),
     bootstrap: stub({ configs: {}, bootstrap: async () => true }),
     credentials: { rotation: stub(new EventEmitter()), audit, ages: stub({ credentialAges: () => ({ total: 0, byMode: {}, buckets: [] }) }) },
     certificates: { ca: stub({}), audit },

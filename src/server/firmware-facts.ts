@@ -29,9 +29,9 @@ export interface FirmwareFactsOptions {
 
 /** The firmware facts `node`, found at `path`, carries (instance 0 of /3 and /5 only); undefined if none. */
 export function firmwareFactsOf(path: Lwm2mPath, node: LwM2mNode): FirmwareFacts | undefined {
-  const out: FirmwareFacts = {};
   const objectId = path.objectId;
   if (objectId !== DEVICE && objectId !== FIRMWARE) return undefined;
+  const out: FirmwareFacts = {};
   const resource = (r: ResourceNode): void => {
     if (r.kind !== 'singleResource') return;
     const v = r.value;

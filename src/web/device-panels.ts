@@ -174,6 +174,10 @@ export function liveSummary(name: LiveEvent, data: unknown): string {
     }
     case 'FIRMWARE':
       return `firmware campaign ${s(d.campaignId)}: ${s(d.state)}${d.lastError ? ` (${s(d.lastError)})` : ''}`;
+    case 'ROTATION':
+      return `rotation campaign ${s(d.campaignId)}: ${s(d.state)}${d.lastError ? ` (${s(d.lastError)})` : ''}`;
+    case 'AUDIT':
+      return `credential ${s(d.kind)} by ${s(d.actor)}`;
     default:
       return name.toLowerCase();
   }

@@ -336,8 +336,10 @@ export function renderDevice(root: HTMLElement, endpoint: string, role?: string)
     }
   };
 
-  const close = subscribe(['REGISTRATION', 'UPDATED', 'DEREGISTRATION', 'SLEEPING', 'AWAKE', 'NOTIFICATION', 'FIRMWARE'], (name, data) => {
+  const close = subscribe(['REGISTRATION', 'UPDATED', 'DEREGISTRATION', 'SLEEPING', 'AWAKE', 'NOTIFICATION', 'FIRMWARE', 'ROTATION', 'AUDIT'], (name, data) => {
     timeline.live(name, data);
+    // A credential created, rotated or revoked: the security panel shows the new state.
+    if (name === 'AUDIT' || name === 'ROTATION') return void security.load();
     if (name === 'NOTIFICATION') {
       const n = data as { ep?: string; kind?: string; res?: string; val?: unknown };
       if (n.ep !== endpoint || typeof n.res !== 'string') return;
