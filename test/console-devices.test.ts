@@ -108,6 +108,11 @@ test('the device list: filters on online state, firmware version and security mo
   });
   assert.ok(live.ok, `PUT /api/security/clients: ${live.status}`);
   await showing(page, ['list-a', 'list-b', 'list-c', 'list-d-psk', 'list-e-live']);
+  // A device that de-registers stays listed, offline, with when it was last seen.
+  await clients.find((c) => c.endpointName === 'list-c')!.stop();
+  await page.locator('#device-rows tr[data-endpoint="list-c"].offline').waitFor({ timeout: 10_000 });
+  assert.match((await page.locator('#device-rows tr[data-endpoint="list-c"] .device-seen').textContent()) ?? '', /^offline since /);
+  await showing(page, ['list-a', 'list-b', 'list-c', 'list-d-psk', 'list-e-live']);
   await screenshot(page, 'devices-all');
   assert.deepEqual(problems, []);
 });

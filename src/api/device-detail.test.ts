@@ -192,3 +192,29 @@ describe('GET /api/objects/:id', () => {
     }
   });
 });
+
+describe('GET /api/devices/:ep/timeline with the registration history', () => {
+  it('lists registrations and their ends from the log, not a second "registered" from the current registration', async () => {
+    const { DeviceEventLog } = await import('../store/index.js');
+    const store = new SqliteStore(':memory:');
+    const events = new DeviceEventLog(store);
+    const server = new FakeServer();
+    server.add(fakeRegistration('dev', { registeredAt: T0 + 60_000, lastUpdate: T0 + 60_000 } as never));
+    events.record({ endpoint: 'dev', time: T0, kind: 'registered', detail: 'from 192.0.2.1:5683, id r1' });
+    events.record({ endpoint: 'dev', time: T0 + 30_000, kind: 'expired', detail: 'id r1' });
+    events.record({ endpoint: 'dev', time: T0 + 60_000, kind: 'registered', detail: 'from 192.0.2.1:5684 over DTLS, id r2' });
+    const app = await createApi({ server, model: testModel(), apiToken: TOKEN, deviceEvents: events });
+    try {
+      const r = await get(app, '/api/devices/dev/timeline');
+      assert.equal(r.status, 200);
+      assert.deepEqual((r.body as { kind: string; summary: string }[]).map((e) => [e.kind, e.summary]), [
+        ['registered', 'registered from 192.0.2.1:5684 over DTLS, id r2'],
+        ['expired', 'expired id r1'],
+        ['registered', 'registered from 192.0.2.1:5683, id r1'],
+      ]);
+    } finally {
+      await app.close();
+      store.close();
+    }
+  });
+});

@@ -10,7 +10,7 @@ import { fingerprint } from '../dtls/rpk.js';
 import type { IssuedCertificate } from '../keys/index.js';
 import type { Model } from '../lwm2m/index.js';
 import type { DeviceManagement } from '../server/types.js';
-import type { AuditLog, SecurityStore } from '../store/index.js';
+import type { AuditLog, DeviceEventLog, SecurityStore } from '../store/index.js';
 import type { FirmwareCampaignManager } from '../firmware/index.js';
 import type { RotationManager } from '../bootstrap/index.js';
 import { ApiError } from './api-error.js';
@@ -75,6 +75,8 @@ export interface DeviceDetailOptions {
   campaigns?: Pick<FirmwareCampaignManager, 'deviceHistory' | 'deviceCampaigns'>;
   /** Credential rotations: a device's transitions. */
   rotation?: Pick<RotationManager, 'deviceHistory'>;
+  /** Registration history (registered, de-registered, expired, replaced). */
+  events?: Pick<DeviceEventLog, 'of'>;
 }
 
 /** A certificate's public facts; the subject comes from the DER (the CA's own records hold no subject column). */
@@ -129,9 +131,10 @@ export function deviceTimeline(endpoint: string, limit: number, opts: DeviceDeta
   for (const e of opts.rotation?.deviceHistory(endpoint, limit) ?? []) {
     all.push({ time: e.time, kind: `rotation-${e.to}`, source: 'rotation', summary: `rotation campaign ${e.campaignId}: ${e.from} → ${e.to}${e.note ? ` (${e.note})` : ''}` });
   }
+  for (const e of opts.events?.of(endpoint, limit) ?? []) all.push({ time: e.time, kind: e.kind, source: 'registration', summary: `${e.kind} ${e.detail}` });
   const reg = opts.server.getRegistration(endpoint);
   if (reg) {
-    all.push({ time: reg.registeredAt, kind: 'registered', source: 'registration', summary: `registered (id ${reg.registrationId}) from ${reg.address}:${reg.port}${reg.secure ? ' over DTLS' : ''}` });
+    if (!opts.events) all.push({ time: reg.registeredAt, kind: 'registered', source: 'registration', summary: `registered (id ${reg.registrationId}) from ${reg.address}:${reg.port}${reg.secure ? ' over DTLS' : ''}` });
     if (reg.lastUpdate !== reg.registeredAt) all.push({ time: reg.lastUpdate, kind: 'updated', source: 'registration', summary: `registration updated (lifetime ${reg.lifetime} s)` });
   }
   // Stable for equal times: sources keep the order they were added in (each already newest first).

@@ -169,8 +169,11 @@ describe('GET /api/devices', () => {
     const d = ctx.server.getRegistration('d-nosec')!;
     ctx.server.registrations.delete('d-nosec');
     ctx.server.emit('deregistered', d, 'deregister');
-    assert.deepEqual((await list(ctx)).endpoints, ['a-psk', 'b-rpk', 'c-x509', 'f-new']);
+    // A device that went offline stays known, with when it was last seen.
+    assert.deepEqual((await list(ctx)).endpoints, ['a-psk', 'b-rpk', 'c-x509', 'd-nosec', 'f-new']);
     assert.deepEqual((await list(ctx, 'online=true')).endpoints, ['a-psk', 'b-rpk', 'c-x509']);
+    const gone = (await list(ctx, 'search=d-nosec')).body[0]!;
+    assert.deepEqual([gone.online, typeof gone.lastSeen, gone.lastUpdate], [false, 'string', undefined]);
     assert.deepEqual((await list(ctx, 'firmwareVersion=2.0')).endpoints, ['b-rpk', 'c-x509']);
     assert.deepEqual((await list(ctx, 'credentialNewerThan=1')).endpoints, ['f-new']);
   });

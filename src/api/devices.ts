@@ -19,6 +19,8 @@ export interface DeviceJson {
   queueMode: boolean;
   /** ISO 8601 of the last Register/Update, while registered. */
   lastUpdate?: string;
+  /** ISO 8601: when an offline device was last heard of (its de-registration or expiry). */
+  lastSeen?: string;
   /** "host:port", while registered. */
   address?: string;
   lwM2mVersion?: string;
@@ -48,6 +50,7 @@ export function deviceToJson(e: InventoryEntry, sleeping: boolean): DeviceJson {
     out.address = reg.address.includes(':') ? `[${reg.address}]:${reg.port}` : `${reg.address}:${reg.port}`;
     out.lwM2mVersion = reg.lwm2mVersion;
   }
+  else if (!Number.isNaN(e.lastSeen)) out.lastSeen = new Date(e.lastSeen).toISOString();
   const mode = securityModeOf(e);
   if (mode !== undefined) out.securityMode = mode;
   if (!Number.isNaN(e.credentialCreatedAt)) out.credentialCreatedAt = new Date(e.credentialCreatedAt).toISOString();

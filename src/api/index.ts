@@ -19,7 +19,7 @@ import { credentialsRoutes, type CredentialsApiOptions } from './credentials.js'
 import { certificatesRoutes, type CertificatesApiOptions } from './certificates.js';
 import { campaignsRoutes, type CampaignHost } from './campaigns.js';
 import { firmwareRoutes, type FirmwareApiOptions } from './firmware.js';
-import type { ApiTokenStore, RequestAudit, SecurityStore, SessionStore, UserStore } from '../store/index.js';
+import type { ApiTokenStore, DeviceEventLog, RequestAudit, SecurityStore, SessionStore, UserStore } from '../store/index.js';
 import { requestAuditRoutes } from './request-audit.js';
 import { deviceDetailRoutes } from './device-detail.js';
 import { AJV_OPTIONS, installSchemas, openApiRoute } from './openapi.js';
@@ -59,6 +59,8 @@ export interface ApiOptions {
   heartbeatMs?: number;
   /** The device inventory: serves /api/devices when given. */
   inventory?: DeviceInventory;
+  /** Registration history: joins the device timeline when given. */
+  deviceEvents?: Pick<DeviceEventLog, 'of'>;
   /** Device security info: serves /api/security/clients when given. */
   security?: SecurityStore;
   /** The bootstrap server: serves /api/bootstrap when given. */
@@ -223,6 +225,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     ...(opts.credentials?.audit ? { audit: opts.credentials.audit } : {}),
     ...(opts.campaigns ? { campaigns: opts.campaigns } : {}),
     ...(opts.credentials?.rotation ? { rotation: opts.credentials.rotation } : {}),
+    ...(opts.deviceEvents ? { events: opts.deviceEvents } : {}),
   });
   if (access) {
     const accessLog = log.child({ component: 'auth' });

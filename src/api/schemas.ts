@@ -156,6 +156,7 @@ export const COMPONENT_SCHEMAS: Record<string, JsonSchema> = {
       sleeping: { type: 'boolean', description: 'A queue-mode device presumed asleep.' },
       queueMode: { type: 'boolean' },
       lastUpdate: { type: 'string', format: 'date-time', description: 'Last Register/Update, while registered.' },
+      lastSeen: { type: 'string', format: 'date-time', description: 'When an offline device was last heard of (de-registration or expiry).' },
       address: { type: 'string', description: '"host:port", while registered.' },
       lwM2mVersion: { type: 'string' },
       securityMode: { enum: ['psk', 'rpk', 'x509', 'nosec'], description: "The credential's mode; nosec for a plain CoAP registration." },

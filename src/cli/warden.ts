@@ -14,8 +14,8 @@ import { generateKeyPairSync, createPrivateKey, createPublicKey, X509Certificate
 import { isIP } from 'node:net';
 import { ModelRegistry } from '../lwm2m/registry.js';
 import type { Logger } from '../log.js';
-import { collectFirmwareFacts, DeviceInventory, estHandler, Lwm2mServer, type Registration } from '../server/index.js';
-import { ApiTokenStore, AuditLog, DeviceFactsStore, DtlsSessionStore, RequestAudit, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
+import { collectFirmwareFacts, DeviceInventory, estHandler, Lwm2mServer, recordRegistrations, type Registration } from '../server/index.js';
+import { ApiTokenStore, AuditLog, DeviceEventLog, DeviceFactsStore, DtlsSessionStore, RequestAudit, SecretBox, SecurityStore, SessionStore, SqliteStore, UserStore } from '../store/index.js';
 import { resolveApiToken } from './api-token.js';
 import { securityAuthorizer } from './authorizer.js';
 import { FACTORY_MASTER_LABEL, openKeyStore, type KeysCliIo } from './keys.js';
@@ -58,6 +58,9 @@ export interface WardenOptions {
   /** Options of the campaign driver (tests: short polls). */
   campaignDriver?: { requestTimeout?: number; queueTimeout?: number; pollInterval?: number };
 }
+
+/** How long registration history is kept (each device's latest event stays: when it was last seen). */
+const DEVICE_EVENT_RETENTION_MS = 90 * 86_400_000;
 
 /** How long the audit of API requests is kept. */
 const REQUEST_AUDIT_RETENTION_MS = 365 * 86_400_000;
@@ -168,7 +171,11 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
   });
   const deviceFacts = new DeviceFactsStore(store);
   const stopFacts = collectFirmwareFacts(server, deviceFacts, { logger: o.logger.child({ layer: 'inventory' }), inventoryRead: o.inventoryRead ?? true });
-  const inventory = new DeviceInventory({ server, security, facts: deviceFacts });
+  const deviceEvents = new DeviceEventLog(store);
+  const agedEvents = deviceEvents.prune(Date.now() - DEVICE_EVENT_RETENTION_MS);
+  if (agedEvents) o.logger.info({ events: agedEvents }, 'registration history older than 90 days removed');
+  const stopHistory = recordRegistrations(server, deviceEvents);
+  const inventory = new DeviceInventory({ server, security, facts: deviceFacts, lastSeen: deviceEvents.lastSeen() });
   server.on('registered', (reg: Registration) => {
     if (reg.identity) audit.usedFirst(reg.endpoint, reg.identity.name);
   });
@@ -258,7 +265,7 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
     requestAudit,
     access: { users: new UserStore(store), sessions: sessionStore, tokens: new ApiTokenStore(store), secureCookies: o.apiSecureCookies },
     webRoot: o.webRoot ?? defaultWebRoot(),
-    server, model, apiToken: token, security, inventory, bootstrap: boot?.server, credentials: { rotation, audit, ages: security }, campaigns, metrics,
+    server, model, apiToken: token, security, inventory, deviceEvents, bootstrap: boot?.server, credentials: { rotation, audit, ages: security }, campaigns, metrics,
     firmware: {
       repository: firmware,
       uris: (id) => Object.fromEntries(packageSchemes(uriConfig).map((scheme) => [scheme, packageUri(uriConfig, id, scheme)])),
@@ -319,8 +326,10 @@ export async function startWarden(o: WardenOptions): Promise<Warden> {
         await dtls.close({ notify: false });
       }
       stopFacts();
+      stopHistory();
       inventory.close();
       await server.close();
+      deviceEvents.close();
       store.close();
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The device inventory: every known device (registered, or holding a credential in security_info) with what the
+ * The device inventory: every known device (registered, holding a credential in security_info, or seen before) with what the
  * console filters on, in one array sorted by endpoint and kept current by the server's, the security store's and
  * the firmware facts store's change events. A query is one pass over compact entries (no SQL, no allocation per
  * entry), which stays in the low milliseconds at 100,000 devices for every filter combination.
@@ -25,7 +25,9 @@ export interface InventoryEntry {
   fwState: number | undefined;
   /** securityModeOf(this), kept current (the filter compares it). */
   securityMode: InventorySecurityMode | undefined;
-  /** Whether the entry is in the sorted list (registered or has a credential). */
+  /** When it was last heard of while offline: its de-registration or expiry (epoch ms); NaN if never. */
+  lastSeen: number;
+  /** Whether the entry is in the sorted list (registered, has a credential, or was seen before). */
   listed: boolean;
 }
 
@@ -54,10 +56,17 @@ export function securityModeOf(e: InventoryEntry): InventorySecurityMode | undef
   return e.reg.secure ? (e.reg.identity?.mode ?? 'x509') : 'nosec';
 }
 
+/** Listed: registered now, holding a credential, or seen before. */
+function isKnown(e: InventoryEntry): boolean {
+  return e.reg !== undefined || e.credentialMode !== undefined || !Number.isNaN(e.lastSeen);
+}
+
 export interface DeviceInventoryOptions {
   server: DeviceManagement;
   security?: SecurityStore;
   facts?: DeviceFactsStore;
+  /** When each device was last seen (DeviceEventLog.lastSeen): devices that registered before stay listed, offline. */
+  lastSeen?: ReadonlyMap<string, number>;
   now?: () => number;
 }
 
@@ -78,9 +87,10 @@ export class DeviceInventory {
     for (const reg of server.listRegistrations({ limit: Number.MAX_SAFE_INTEGER })) this.entry(reg.endpoint).reg = reg;
     if (security) for (const info of security.list()) this.setCredential(this.entry(info.endpoint), info);
     if (facts) for (const f of facts.all()) this.setFirmware(this.entry(f.endpoint), f);
+    for (const [endpoint, time] of opts.lastSeen ?? []) this.entry(endpoint).lastSeen = time;
     for (const e of this.entries.values()) {
       e.securityMode = securityModeOf(e);
-      e.listed = e.reg !== undefined || e.credentialMode !== undefined;
+      e.listed = isKnown(e);
       if (e.listed) this.sorted.push(e);
     }
     this.sorted.sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
@@ -94,6 +104,7 @@ export class DeviceInventory {
       const e = this.entries.get(reg.endpoint);
       if (!e || e.reg?.registrationId !== reg.registrationId) return;
       e.reg = undefined;
+      e.lastSeen = this.now();
       this.relist(e);
     };
     server.on('registered', onReg);
@@ -183,7 +194,7 @@ export class DeviceInventory {
   private entry(endpoint: string): InventoryEntry {
     let e = this.entries.get(endpoint);
     if (!e) {
-      e = { endpoint, reg: undefined, credentialMode: undefined, credentialCreatedAt: NaN, firmwareVersion: undefined, fwState: undefined, securityMode: undefined, listed: false };
+      e = { endpoint, reg: undefined, credentialMode: undefined, credentialCreatedAt: NaN, firmwareVersion: undefined, fwState: undefined, securityMode: undefined, lastSeen: NaN, listed: false };
       this.entries.set(endpoint, e);
     }
     return e;
@@ -202,7 +213,7 @@ export class DeviceInventory {
   /** Inserts into or removes from the sorted list after the entry's registration or credential changed. */
   private relist(e: InventoryEntry): void {
     e.securityMode = securityModeOf(e);
-    const known = e.reg !== undefined || e.credentialMode !== undefined;
+    const known = isKnown(e);
     if (known !== e.listed) {
       const i = this.position(e.endpoint);
       if (known) this.sorted.splice(i, 0, e);

@@ -3,6 +3,7 @@ export type { RegistrationRow, ObservationRow } from './sqlite.js';
 export * from './security.js';
 export { DtlsSessionStore } from './dtls-sessions.js';
 export { AuditLog, AuditError, AUDIT_KINDS, type AuditEvent, type AuditKind, type AuditQuery, type NewAuditEvent } from './audit.js';
+export { DeviceEventLog, type DeviceEvent, type DeviceEventKind } from './device-events.js';
 export { RequestAudit, type RequestAuditEntry, type RequestAuditQuery, type NewRequestAuditEntry } from './request-audit.js';
 export { UserStore, UserStoreError, ROLES, roleAtLeast, weakerRole, isRole, type Role, type User, type UserStoreOptions } from './users.js';
 export { SessionStore, DEFAULT_SESSION_LIMITS, type Session, type SessionLimits } from './api-sessions.js';

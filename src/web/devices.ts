@@ -155,7 +155,7 @@ export function renderDevices(root: HTMLElement, initial: URLSearchParams): () =
       h('div', { class: 'row' }, summary, prev, next),
       error,
       h('table', { id: 'devices' },
-        h('thead', {}, h('tr', {}, ...['Endpoint', 'State', 'Address', 'LwM2M', 'Security', 'Credential age', 'Firmware', 'Last update'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ...['Endpoint', 'State', 'Address', 'LwM2M', 'Security', 'Credential age', 'Firmware', 'Last seen'].map((t) => h('th', {}, t)))),
         body,
       ),
     ),
@@ -193,6 +193,6 @@ function row(d: DeviceJson): HTMLTableRowElement {
     h('td', { class: 'device-security' }, d.securityMode === undefined ? '—' : (SECURITY_LABELS[d.securityMode] ?? d.securityMode)),
     h('td', { class: 'device-credential-age', title: d.credentialCreatedAt ?? '' }, ageOf(d.credentialCreatedAt)),
     h('td', { class: 'device-firmware' }, d.firmwareVersion ?? '—'),
-    h('td', {}, d.lastUpdate === undefined ? '—' : new Date(d.lastUpdate).toLocaleString()),
+    h('td', { class: 'device-seen' }, d.lastUpdate !== undefined ? new Date(d.lastUpdate).toLocaleString() : d.lastSeen !== undefined ? `offline since ${new Date(d.lastSeen).toLocaleString()}` : '—'),
   );
 }
