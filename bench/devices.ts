@@ -29,6 +29,8 @@ export interface DevicesBenchResult {
   setupSeconds: number;
   /** Time to build the inventory from the stores and the server at start. */
   inventoryLoadMs: number;
+  /** JS heap the inventory holds per known device (bytes; NaN without --expose-gc). */
+  inventoryHeapPerDevice: number;
   figures: DeviceQueryFigure[];
 }
 
@@ -84,9 +86,14 @@ export async function benchDevices(devices = 100_000, rounds = 60): Promise<Devi
   const transport = await UdpTransport.bind(0, '127.0.0.1');
   const server = await Lwm2mServer.start({ model: new ModelRegistry(), store, transport });
   const setupSeconds = (performance.now() - t0) / 1000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const h0 = process.memoryUsage().heapUsed;
   const l0 = performance.now();
   const inventory = new DeviceInventory({ server, security, facts });
   const inventoryLoadMs = performance.now() - l0;
+  gc?.();
+  const inventoryHeapPerDevice = gc ? (process.memoryUsage().heapUsed - h0) / devices : NaN;
   const token = 'bench-devices-token-0123';
   const app = await createApi({ server, model: new ModelRegistry(), apiToken: token, security, inventory });
   const queries: [string, string][] = [
@@ -124,12 +131,12 @@ export async function benchDevices(devices = 100_000, rounds = 60): Promise<Devi
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { devices, registered, setupSeconds, inventoryLoadMs, figures };
+  return { devices, registered, setupSeconds, inventoryLoadMs, inventoryHeapPerDevice, figures };
 }
 
 /** The printed lines. */
 export function devicesLines(r: DevicesBenchResult): string[] {
-  const out = [`devices: ${r.devices.toLocaleString('en')} known (${r.registered.toLocaleString('en')} registered), set up in ${r.setupSeconds.toFixed(1)} s, inventory loaded in ${r.inventoryLoadMs.toFixed(0)} ms`];
+  const out = [`devices: ${r.devices.toLocaleString('en')} known (${r.registered.toLocaleString('en')} registered), set up in ${r.setupSeconds.toFixed(1)} s, inventory loaded in ${r.inventoryLoadMs.toFixed(0)} ms, ${r.inventoryHeapPerDevice.toFixed(0)} B of heap per device`];
   for (const f of r.figures) {
     out.push(`devices: GET /api/devices?${f.query ? `${f.query}&` : ''}limit=50 [${f.name}]: median ${f.medianMs.toFixed(2)} ms, p95 ${f.p95Ms.toFixed(2)} ms, total ${f.total.toLocaleString('en')}`);
   }

@@ -415,6 +415,8 @@ if (want('devices')) {
   for (const line of devicesLines(d)) console.log(line);
   results.devices_known = d.devices;
   results.devices_inventoryLoadMs = d.inventoryLoadMs;
+  results.devices_inventoryHeapPerDevice = d.inventoryHeapPerDevice;
+  rows.push({ figure: `Device inventory at ${d.devices.toLocaleString('en')} devices: load, heap per device`, value: `${d.inventoryLoadMs.toFixed(0)} ms`, baseline: `${d.inventoryHeapPerDevice.toFixed(0)} B per device` });
   for (const f of d.figures) {
     const key = f.name.replace(/[^A-Za-z0-9]+/g, '_');
     results[`devices_${key}_medianMs`] = f.medianMs;
