@@ -12,6 +12,7 @@ import { createApi } from '../src/api/index.js';
 import { UdpTransport } from '../src/coap/index.js';
 import { spkiOf } from '../src/dtls/rpk.js';
 import { ModelRegistry } from '../src/lwm2m/registry.js';
+import { seededRandom } from '../src/bootstrap/rotation-sim.js';
 import { DeviceInventory, Lwm2mServer } from '../src/server/index.js';
 import { DeviceFactsStore, SecretBox, SecurityStore, SqliteStore } from '../src/store/index.js';
 
@@ -37,18 +38,6 @@ export interface DevicesBenchResult {
 const DAY = 86_400_000;
 const VERSIONS = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
 
-/** Deterministic PRNG (mulberry32): the same fleet every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function benchDevices(devices = 100_000, rounds = 60): Promise<DevicesBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-devices-'));
   const store = new SqliteStore(join(dir, 'warden.db'));
@@ -57,7 +46,8 @@ export async function benchDevices(devices = 100_000, rounds = 60): Promise<Devi
   let clock = now;
   const security = new SecurityStore(store, SecretBox.fromKey(randomBytes(32)), { now: () => clock });
   const facts = new DeviceFactsStore(store, { now: () => now });
-  const rnd = prng(6);
+  // Deterministic: the same fleet every run.
+  const rnd = seededRandom(6);
   // Distinct raw public keys are costly to make: a pool of real ones, the rest of the RPK devices get X.509.
   let registered = 0;
   store.transaction(() => {

@@ -324,7 +324,6 @@ export class RotationManager extends EventEmitter {
     return row && this.toSummary(row);
   }
 
-  /** The campaign with every device's state. */
   /** The summary with the campaign's devices (`page`: some of them), and how many devices `page` matches. */
   status(id: number, page: DevicePage = {}): CampaignStatus | undefined {
     const s = this.summary(id);

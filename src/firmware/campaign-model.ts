@@ -2,18 +2,10 @@
  * The firmware campaign model (see campaign.ts for the manager that runs it): targets, settings, the per-device state
  * machine of Object 5 (Core Appendix E.6), wave planning and the pause decisions, and their validation. Pure: no I/O.
  */
+import type { FirmwarePackage } from './repository.js';
+
 /** A package as the campaign needs it (the repository's record). */
-export interface CampaignPackageInfo {
-  id: string;
-  vendor: string;
-  class: string;
-  version: string;
-  sequence: number;
-  kind: 'image' | 'delta';
-  baseDigest?: string;
-  imageDigest: string;
-  packageSize: number;
-}
+export type CampaignPackageInfo = Pick<FirmwarePackage, 'id' | 'vendor' | 'class' | 'version' | 'sequence' | 'kind' | 'baseDigest' | 'imageDigest' | 'packageSize'>;
 
 /** The package repository as campaigns see it. */
 export interface CampaignPackages {

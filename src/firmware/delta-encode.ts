@@ -41,8 +41,8 @@ function matchLen(a: Uint8Array, ai: number, b: Uint8Array, bi: number, max = In
   return i;
 }
 
-/** bsdiff's binary search over the suffix array for the longest match of new[scan..]. */
-function search(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, res: { pos: number }): number {
+/** bsdiff's bisection of the suffix array: the entry new[scan..] sorts after (the next one is the entry it sorts before). */
+function bisect(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number): number {
   let st = 0;
   let en = oldB.length;
   while (en - st >= 2) {
@@ -52,6 +52,13 @@ function search(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, res: {
     if (oldB.compare(newB, scan, scan + n, ox, ox + n) < 0) st = x;
     else en = x;
   }
+  return st;
+}
+
+/** bsdiff's search: the longer match of new[scan..] of the two suffixes it sorts between. */
+function search(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, res: { pos: number }): number {
+  const st = bisect(sa, oldB, newB, scan);
+  const en = Math.min(st + 1, oldB.length);
   const x = matchLen(oldB, sa[st]!, newB, scan);
   const y = matchLen(oldB, sa[en]!, newB, scan);
   if (x > y) {
@@ -100,39 +107,32 @@ const WALK = 48;
  * prefix with the query only shrinks that way) and keeps the longest match whose readable prefix is longest.
  */
 function searchLimited(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, res: { pos: number }, lim: ReadLimit): number {
-  let st = 0;
-  let en = oldB.length;
-  while (en - st >= 2) {
-    const x = st + ((en - st) >> 1);
-    const ox = sa[x]!;
-    const n = Math.min(oldB.length - ox, newB.length - scan);
-    if (oldB.compare(newB, scan, scan + n, ox, ox + n) < 0) st = x;
-    else en = x;
-  }
-  let best = 0;
-  let bestPos = sa[en]!;
-  for (let k = st, w = 0; k >= 0 && w < WALK; k--, w++) {
+  const st = bisect(sa, oldB, newB, scan);
+  const en = Math.min(st + 1, oldB.length);
+  const best = BEST;
+  best.len = 0;
+  best.pos = sa[en]!;
+  walkLimited(sa, oldB, newB, scan, lim, st, -1, best);
+  walkLimited(sa, oldB, newB, scan, lim, en, 1, best);
+  res.pos = best.pos;
+  return best.len;
+}
+
+/** searchLimited's best match so far: one object for every call (this runs once per position of the new image). */
+const BEST = { len: 0, pos: 0 };
+
+/** One direction of searchLimited's walk from `start`, improving `best`. */
+function walkLimited(sa: Int32Array, oldB: Buffer, newB: Buffer, scan: number, lim: ReadLimit, start: number, step: 1 | -1, best: { len: number; pos: number }): void {
+  for (let k = start, w = 0; k >= 0 && k < sa.length && w < WALK; k += step, w++) {
     const p = sa[k]!;
     const r = readableLength(lim, p, scan, Math.min(oldB.length - p, newB.length - scan));
-    if (r <= best) continue;
+    if (r <= best.len) continue;
     const m = matchLen(oldB, p, newB, scan, r);
-    if (m > best) {
-      best = m;
-      bestPos = p;
+    if (m > best.len) {
+      best.len = m;
+      best.pos = p;
     } else if (m < r) break;
   }
-  for (let k = en, w = 0; k < sa.length && w < WALK; k++, w++) {
-    const p = sa[k]!;
-    const r = readableLength(lim, p, scan, Math.min(oldB.length - p, newB.length - scan));
-    if (r <= best) continue;
-    const m = matchLen(oldB, p, newB, scan, r);
-    if (m > best) {
-      best = m;
-      bestPos = p;
-    } else if (m < r) break;
-  }
-  res.pos = bestPos;
-  return best;
 }
 
 /** Options of diffTriples. */

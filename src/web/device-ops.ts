@@ -15,7 +15,6 @@ export interface ObjectDefinitionJson {
   resources: { id: number; name: string; operations: string; multiple: boolean; mandatory: boolean; type: string; units?: string }[];
 }
 
-/** Write-Attributes names (Core §5.1.2) in the order of the form. */
 /** Object definitions by id, fetched once per page (undefined: not in the server's model). */
 export function definitions(): (oid: number) => Promise<ObjectDefinitionJson | undefined> {
   const cache = new Map<number, Promise<ObjectDefinitionJson | undefined>>();
@@ -29,6 +28,7 @@ export function definitions(): (oid: number) => Promise<ObjectDefinitionJson | u
   };
 }
 
+/** Write-Attributes names (Core §5.1.2) in the order of the form. */
 export const ATTRIBUTES = ['pmin', 'pmax', 'gt', 'lt', 'st', 'epmin', 'epmax'] as const;
 
 /** A typed JSON value from the text of a field (types as the API names them: STRING, INTEGER ...). */

@@ -7,44 +7,11 @@ import { call, deviceUrl, HttpError } from './api.js';
 import { h, replace } from './dom.js';
 import type { LiveEvent } from './events.js';
 import { isNode, resourceText, type DeviceResponseJson, type NodeJson } from './format.js';
+import type { DeviceSecurityJson, TimelineEntryJson } from '../api/device-detail.js';
+import type { DeviceCampaignRecord } from '../firmware/campaign-model.js';
 
-/** GET /api/devices/:ep/security (src/api/device-detail.ts). */
-interface CertificateJson {
-  serial: string;
-  subject: string;
-  notBefore: string;
-  notAfter: string;
-  issuedAt: string | null;
-  revokedAt: string | null;
-}
-interface DeviceSecurityJson {
-  endpoint: string;
-  mode: 'psk' | 'rpk' | 'x509' | null;
-  pskIdentity?: string;
-  rpkFingerprint?: string;
-  certificate?: CertificateJson;
-  certificates: CertificateJson[];
-  credentialCreatedAt: string | null;
-  pendingRotation: boolean;
-  registeredIdentity: { mode: string; name: string } | null;
-}
-interface TimelineEntryJson {
-  time: string;
-  kind: string;
-  source: string;
-  summary: string;
-}
-interface DeviceCampaignJson {
-  campaignId: number;
-  packageId: string;
-  packageVersion: string;
-  campaignState: string;
-  state: string;
-  attempts: number;
-  updateResult: number | null;
-  lastError: string | null;
-  updatedAt: string;
-}
+/** One of the device's firmware campaign records as GET /api/devices/:ep/firmware answers it. */
+type DeviceCampaignJson = Omit<DeviceCampaignRecord, 'updatedAt'> & { updatedAt: string };
 
 const MODE_NAMES: Readonly<Record<string, string>> = { psk: 'Pre-shared key (PSK)', rpk: 'Raw public key (RPK)', x509: 'X.509 certificate' };
 
