@@ -57,6 +57,16 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
+
+test('the package bin (what npx warden runs) starts the CLI', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; bin: { warden: string } };
+  const bin = new URL(`../../${pkg.bin.warden}`, import.meta.url).pathname;
+  assert.ok((statSync(bin).mode & 0o111) !== 0, `${pkg.bin.warden} is executable`);
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), pkg.version);
+});
+
 test('every command has --help', () => {
   const top = run(['--help']);
   assert.equal(top.status, 0);
