@@ -103,7 +103,7 @@ test('warden security add, list and remove never print the key', (t) => {
   const store = new SqliteStore(join(dir, 'warden.db'));
   const events = new AuditLog(store).query({ endpoint: 'dev1' });
   store.close();
-  assert.deepEqual(events.map((e) => [e.kind, e.actor]), [['revoked', 'cli']], 'the removal is in the audit log');
+  assert.deepEqual(events.map((e) => [e.kind, e.actor]), [['revoked', 'cli'], ['created', 'cli']], 'the addition and the removal are in the audit log');
   assert.ok(!JSON.stringify(events).includes(key), 'without the key');
 });
 

@@ -163,7 +163,10 @@ describe('GET /api/devices/:ep/timeline', () => {
       const two = await get(s.app, '/api/devices/dev/timeline?limit=2');
       assert.deepEqual((two.body as { kind: string }[]).map((e) => e.kind), ['updated', 'rotation-prepared']);
       assert.equal((await get(s.app, '/api/devices/dev/timeline?limit=0')).status, 400);
-      assert.deepEqual((await get(s.app, '/api/devices/nobody/timeline')).body, []);
+      const unknown = await get(s.app, '/api/devices/nobody/timeline');
+      assert.deepEqual([unknown.status, unknown.body], [404, { message: 'nothing is known of device nobody' }]);
+      s.security.add({ endpoint: 'quiet', mode: 'psk', pskIdentity: 'quiet-id', pskKey: PSK });
+      assert.deepEqual((await get(s.app, '/api/devices/quiet/timeline')).body, [], 'a known device without history');
 
       const fw = await get(s.app, '/api/devices/dev/firmware');
       assert.deepEqual(fw.body, [{

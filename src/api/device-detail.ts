@@ -167,7 +167,14 @@ export function deviceDetailRoutes(app: FastifyInstance, opts: DeviceDetailOptio
     return out;
   });
 
-  app.get('/api/devices/:ep/timeline', async (req: EpRequest) => deviceTimeline(req.params.ep, limitParam(req.query), opts));
+  app.get('/api/devices/:ep/timeline', async (req: EpRequest) => {
+    const entries = deviceTimeline(req.params.ep, limitParam(req.query), opts);
+    const ep = req.params.ep;
+    if (entries.length === 0 && !opts.server.getRegistration(ep) && !opts.security?.get(ep, { withKey: false })) {
+      throw new ApiError(404, `nothing is known of device ${ep}`);
+    }
+    return entries;
+  });
 
   app.get('/api/devices/:ep/firmware', async (req: EpRequest) =>
     (opts.campaigns?.deviceCampaigns(req.params.ep, limitParam(req.query)) ?? []).map((r) => ({ ...r, updatedAt: new Date(r.updatedAt).toISOString() })));

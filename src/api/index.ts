@@ -212,7 +212,7 @@ export async function createApi(opts: ApiOptions): Promise<FastifyInstance> {
     ...(opts.firmware?.repository.changes ? { packages: { changes: opts.firmware.repository.changes } } : {}),
   });
   if (opts.inventory) deviceRoutes(app, { inventory: opts.inventory, isSleeping });
-  if (opts.security) securityRoutes(app, { security: opts.security });
+  if (opts.security) securityRoutes(app, { security: opts.security, ...(opts.credentials?.audit ? { audit: opts.credentials.audit } : {}) });
   if (opts.bootstrap) bootstrapRoutes(app, { bootstrap: opts.bootstrap });
   if (opts.credentials) credentialsRoutes(app, opts.credentials);
   if (opts.certificates) certificatesRoutes(app, opts.certificates);

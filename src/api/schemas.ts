@@ -662,7 +662,7 @@ export const ROUTE_SCHEMAS: Readonly<Record<string, RouteSpec>> = {
   'GET /api/devices/:ep/timeline': {
     summary: 'Event timeline of a device', tags: ['devices'], params: { ep: ENDPOINT },
     query: { limit: str('At most this many entries (default 100, at most 1000).', { pattern: DIGITS }) },
-    description: 'Credential audit events, firmware campaign and credential rotation history, the current registration; newest first.',
+    description: 'Credential audit events, firmware campaign and credential rotation history, the current registration; newest first. 404 for a device Warden knows nothing of.',
     responses: { 200: json('Entries, newest first.', arrayOf(ref('TimelineEntry'))) },
   },
   'GET /api/devices/:ep/firmware': {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { fingerprint, spkiOf } from '../dtls/rpk.js';
-import { SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
+import { AuditLog, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { FakeServer, testModel } from './fake-server.js';
 import { createApi } from './index.js';
 
@@ -18,6 +18,7 @@ const SPKI = spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey
 interface Ctx {
   app: FastifyInstance;
   security: SecurityStore;
+  audit: AuditLog;
   logLines: string[];
   close(): Promise<void>;
 }
@@ -29,9 +30,10 @@ async function setup(): Promise<Ctx> {
   const logLines: string[] = [];
   const record = (o: unknown, m?: string) => void logLines.push(JSON.stringify(o) + (m ?? ''));
   const logger = { debug: record, info: record, warn: record, error: record, child: () => logger };
-  const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, security, logger });
+  const audit = new AuditLog(store);
+  const app = await createApi({ server: new FakeServer(), model: testModel(), apiToken: TOKEN, security, logger, credentials: { audit } });
   return {
-    app, security, logLines,
+    app, security, logLines, audit,
     async close() {
       await app.close();
       store.close();
@@ -71,6 +73,8 @@ describe('/api/security/clients', () => {
     assert.equal((await call(ctx.app, { method: 'PUT', url: '/api/security/clients', payload: { endpoint: 'dev2', tls: { mode: 'rpk', details: { key: Buffer.from(SPKI).toString('hex') } } } })).status, 200);
     assert.equal((await call(ctx.app, { method: 'PUT', url: '/api/security/clients', payload: { endpoint: 'dev3', tls: { mode: 'x509', details: {} } } })).status, 200);
     assert.deepEqual(ctx.security.get('dev1')?.pskKey, Uint8Array.from(Buffer.from(PSK_HEX, 'hex')));
+    // Each addition is in the credential audit: the built-in token's name as actor, the mode, never a key.
+    assert.deepEqual(ctx.audit.query({ kind: 'created' }).map((e) => [e.endpoint, e.actor, e.detail?.mode]), [['dev3', 'api-token', 'x509'], ['dev2', 'api-token', 'rpk'], ['dev1', 'api-token', 'psk']]);
 
     const list = await call(ctx.app, { method: 'GET', url: '/api/security/clients' });
     assert.equal(list.status, 200);

@@ -5,7 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fingerprint } from '../dtls/rpk.js';
-import { SecurityStoreError, type NewSecurityInfo, type SecurityInfo, type SecurityStore } from '../store/index.js';
+import { SecurityStoreError, type AuditLog, type NewSecurityInfo, type SecurityInfo, type SecurityStore } from '../store/index.js';
+import { principalOf } from './auth.js';
 import { ApiError } from './api-error.js';
 import { parseJsonWithoutEcho } from './secret-body.js';
 import { intParam, type Query } from './params.js';
@@ -73,8 +74,8 @@ function storeError(err: unknown): never {
 }
 
 /** Registers GET|PUT /api/security/clients and GET|DELETE /api/security/clients/:ep (behind the API token hook). */
-export function securityRoutes(app: FastifyInstance, opts: { security: SecurityStore }): void {
-  const { security } = opts;
+export function securityRoutes(app: FastifyInstance, opts: { security: SecurityStore; audit?: Pick<AuditLog, 'record'> }): void {
+  const { security, audit } = opts;
   void app.register(async (scope) => {
     parseJsonWithoutEcho(scope);
 
@@ -94,7 +95,9 @@ export function securityRoutes(app: FastifyInstance, opts: { security: SecurityS
     scope.put('/api/security/clients', async (req: FastifyRequest<{ Body: unknown }>) => {
       const info = securityInfoFromJson(req.body);
       try {
-        return securityInfoToJson(security.add(info));
+        const added = security.add(info);
+        audit?.record({ endpoint: added.endpoint, kind: 'created', actor: principalOf(req)?.user ?? 'api', detail: { mode: added.mode } });
+        return securityInfoToJson(added);
       } catch (err) {
         return storeError(err);
       }

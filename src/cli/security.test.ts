@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { fingerprint, spkiOf } from '../dtls/rpk.js';
-import { SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
+import { AuditLog, SecretBox, SecurityStore, SqliteStore } from '../store/index.js';
 import { readRawPublicKey, registerSecurityCommands, securityAdd, securityList, securityRemove, type SecurityCliIo } from './security.js';
 
 const PSK_HEX = '5ec2e7a1b2c3d4e5f60718293a4b5c6d';
@@ -45,6 +45,13 @@ describe('warden security commands', () => {
     assert.equal(Buffer.from(stored(data, 'dev2')!.pskKey!).toString('hex'), PSK_HEX.replace('5e', '6e'));
     for (const line of [...a.lines, ...b.lines]) assert.equal(line.includes(PSK_HEX), false, line);
     assert.equal(readFileSync(join(data, 'warden.db')).includes(Buffer.from(PSK_HEX, 'hex')), false);
+    // Each addition is in the credential audit, with who made it.
+    const db = new SqliteStore(join(data, 'warden.db'));
+    try {
+      assert.deepEqual(new AuditLog(db).query({ kind: 'created' }).map((e) => [e.endpoint, e.actor, e.detail?.mode]), [['dev2', 'cli', 'psk'], ['dev1', 'cli', 'psk']]);
+    } finally {
+      db.close();
+    }
   });
 
   it('adds an RPK device from hex, a PEM public key file, a PEM private key file and a DER file', async (t) => {

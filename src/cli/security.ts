@@ -51,12 +51,12 @@ function ioLogger(io: SecurityCliIo): Logger {
 }
 
 /** Opens the data directory's database and secret box, runs `fn`, closes. */
-function withStore<T>(dataDir: string, io: SecurityCliIo, fn: (security: SecurityStore) => T): T {
+function withStore<T>(dataDir: string, io: SecurityCliIo, fn: (security: SecurityStore, audit: AuditLog) => T): T {
   const store = new SqliteStore(join(dataDir, 'warden.db'));
   try {
     const audit = new AuditLog(store);
     const onRemoved = (endpoint: string) => audit.record({ endpoint, kind: 'revoked', actor: 'cli' });
-    return fn(new SecurityStore(store, SecretBox.openOrCreate(join(dataDir, 'secret.key'), ioLogger(io)), { onRemoved }));
+    return fn(new SecurityStore(store, SecretBox.openOrCreate(join(dataDir, 'secret.key'), ioLogger(io)), { onRemoved }), audit);
   } finally {
     store.close();
   }
@@ -110,7 +110,11 @@ function describe(info: SecurityInfo): string {
 /** `warden security add`. */
 export async function securityAdd(flags: SecurityAddFlags, io: SecurityCliIo = processIo): Promise<void> {
   const info = await securityInfoFromFlags(flags, io);
-  const stored = withStore(flags.data, io, (security) => security.add(info));
+  const stored = withStore(flags.data, io, (security, audit) => {
+    const added = security.add(info);
+    audit.record({ endpoint: added.endpoint, kind: 'created', actor: 'cli', detail: { mode: added.mode } });
+    return added;
+  });
   io.out(`added ${stored.endpoint} (${stored.mode}, ${describe(stored)})`);
 }
 
