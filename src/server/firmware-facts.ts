@@ -89,12 +89,20 @@ export function collectFirmwareFacts(server: DeviceManagement, store: DeviceFact
 
   const limit = opts.concurrency ?? 16;
   const timeout = opts.readTimeout ?? 5000;
-  const queue: string[] = [];
+  // A registration storm queues one endpoint per device: taken from `head` (shift() would move the rest every time).
+  let queue: string[] = [];
+  let head = 0;
   let running = 0;
   let stopped = false;
+  let scheduled = false;
   const pump = (): void => {
-    while (!stopped && running < limit && queue.length > 0) {
-      const endpoint = queue.shift()!;
+    scheduled = false;
+    while (!stopped && running < limit && head < queue.length) {
+      const endpoint = queue[head++]!;
+      if (head === queue.length) {
+        queue = [];
+        head = 0;
+      }
       if (server.getRegistration(endpoint) === undefined) continue;
       running++;
       server
@@ -112,7 +120,10 @@ export function collectFirmwareFacts(server: DeviceManagement, store: DeviceFact
   // The event fires before the Register's 2.01 leaves: the read waits a turn so the device hears that first.
   const onRegistered = (reg: Registration): void => {
     queue.push(reg.endpoint);
-    setImmediate(pump);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(pump);
+    }
   };
 
   server.on('read', onRead);
@@ -122,7 +133,7 @@ export function collectFirmwareFacts(server: DeviceManagement, store: DeviceFact
   if (inventoryRead) server.on('registered', onRegistered);
   return () => {
     stopped = true;
-    queue.length = 0;
+    queue = [];
     server.off('read', onRead);
     server.off('notification', onNotification);
     server.off('send', onSend);
